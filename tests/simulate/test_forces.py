@@ -1,0 +1,96 @@
+"""Energies, forces and neighbour lists against an independent O(N^2) numpy reference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from glassml.simulate.md import LJSystem
+from glassml.simulate.potential import LJTable
+from glassml.simulate.thermostat import BussiThermostat
+
+from .conftest import KA_EPS, KA_SIG, TERNARY_EPS, TERNARY_SIG, random_liquid
+from .reference import lj_energy_forces
+
+CASES = [  # (dim, n, density, eps, sig) — small boxes use the all-pairs builder, big ones cells
+    (3, 160, 1.0, KA_EPS, KA_SIG),
+    (3, 900, 1.0, KA_EPS, KA_SIG),
+    (2, 150, 0.8, KA_EPS, KA_SIG),
+    (2, 700, 0.8, TERNARY_EPS, TERNARY_SIG),
+]
+
+
+def _check_against_reference(system: LJSystem, eps, sig):
+    e_ref, f_ref = lj_energy_forces(
+        system.wrapped_positions(), system.types, system.box, eps, sig, 2.5
+    )
+    system.set_positions(system.positions)  # recompute with energies
+    np.testing.assert_allclose(system.epot_atoms, e_ref, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(system.epot, e_ref.sum(), rtol=1e-10)
+    np.testing.assert_allclose(system.forces, f_ref, rtol=1e-8, atol=1e-8)
+
+
+@pytest.mark.parametrize("dim,n,density,eps,sig", CASES)
+def test_random_configuration_matches_brute_force(dim, n, density, eps, sig):
+    rng = np.random.default_rng(n)
+    x, types, box = random_liquid(n, dim, density, rng, n_species=len(eps))
+    system = LJSystem(x, types, box, LJTable.from_lists(eps, sig, 2.5))
+    _check_against_reference(system, eps, sig)
+
+
+@pytest.mark.parametrize("dim,n,density,eps,sig", CASES)
+def test_equilibrated_configuration_matches_brute_force(dim, n, density, eps, sig):
+    """After MD (list rebuilds, particles crossing the box) the forces are still exact."""
+    rng = np.random.default_rng(1)
+    x, types, box = random_liquid(n, dim, density, rng, n_species=len(eps))
+    system = LJSystem(x, types, box, LJTable.from_lists(eps, sig, 2.5))
+    system.draw_velocities(1.0, rng)
+    system.run(600, 0.004, BussiThermostat(1.0, 0.2, rng))
+    assert system.nlist.n_builds > 3
+    assert np.any(np.abs(system.positions) > box)  # unwrapped coordinates left the box
+    _check_against_reference(system, eps, sig)
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_forces_are_minus_energy_gradient(dim):
+    rng = np.random.default_rng(7)
+    x, types, box = random_liquid(200, dim, 0.9, rng)
+    system = LJSystem(x, types, box, LJTable.from_lists(KA_EPS, KA_SIG, 2.5))
+    forces = system.forces.copy()
+    h = 1e-6
+    for i in rng.choice(len(x), 5, replace=False):
+        for d in range(dim):
+            xp, xm = x.copy(), x.copy()
+            xp[i, d] += h
+            xm[i, d] -= h
+            system.set_positions(xp)
+            ep = system.epot
+            system.set_positions(xm)
+            em = system.epot
+            assert -(ep - em) / (2 * h) == pytest.approx(forces[i, d], rel=1e-5, abs=1e-6)
+
+
+def test_potential_is_zero_and_continuous_at_the_cutoff():
+    table = LJTable.from_lists(KA_EPS, KA_SIG, 2.5)
+    box = np.full(3, 20.0)
+    for a, b in [(0, 0), (0, 1), (1, 1)]:
+        rc = 2.5 * KA_SIG[a][b]
+        inside = LJSystem(np.array([[1.0, 1, 1], [1.0 + rc - 1e-9, 1, 1]]), [a, b], box, table)
+        outside = LJSystem(np.array([[1.0, 1, 1], [1.0 + rc + 1e-9, 1, 1]]), [a, b], box, table)
+        assert abs(inside.epot) < 1e-9 and outside.epot == 0.0
+
+
+def test_neighbour_list_holds_every_pair_once():
+    rng = np.random.default_rng(3)
+    x, types, box = random_liquid(800, 3, 1.2, rng, min_dist=0.7)
+    system = LJSystem(x, types, box, LJTable.from_lists(KA_EPS, KA_SIG, 2.5), skin=0.3)
+    assert system.nlist.use_cells
+    i, j = system.nlist.pairs()
+    listed = set(map(frozenset, zip(i.tolist(), j.tolist(), strict=True)))
+    assert len(listed) == len(i)  # no pair twice
+    d = x[:, None] - x[None]
+    d -= box * np.rint(d / box)
+    r = np.sqrt((d**2).sum(-1))
+    rc = 2.5 * np.asarray(KA_SIG)[types[:, None], types[None]] + system.nlist.skin
+    a, b = np.nonzero(np.triu(r < rc, 1))
+    assert set(map(frozenset, zip(a.tolist(), b.tolist(), strict=True))) == listed
