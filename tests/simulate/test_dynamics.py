@@ -131,3 +131,24 @@ def test_blow_up_is_a_clear_error():
     system.draw_velocities(1.0, rng)
     with pytest.raises(SimulationError, match="dt"):
         system.run(2000, 0.05)  # ten times too large a time step
+
+
+def test_observables_of_free_particles():
+    """Ballistic motion: MSD = d T t^2 and F_s = exp(-k^2 T t^2 / 2) (Gaussian)."""
+    from glassml.simulate.observables import (
+        mean_squared_displacement,
+        relaxation_time,
+        self_intermediate_scattering,
+    )
+
+    rng = np.random.default_rng(0)
+    T, k = 0.5, 2.0
+    v = rng.normal(0, np.sqrt(T), size=(20_000, 3))
+    times = np.arange(0, 3.0, 0.1)
+    traj = times[:, None, None] * v[None]
+    msd = mean_squared_displacement(traj, 10)
+    np.testing.assert_allclose(msd, 3 * T * (0.1 * np.arange(1, 11)) ** 2, rtol=0.03)
+    fs = self_intermediate_scattering(traj, k, 20)
+    lag_t = 0.1 * np.arange(1, 21)
+    np.testing.assert_allclose(fs, np.exp(-(k**2) * T * lag_t**2 / 2), atol=0.01)
+    assert relaxation_time(lag_t, fs) == pytest.approx(np.sqrt(2 / (k**2 * T)), rel=0.03)
