@@ -6,7 +6,7 @@ TORCH  ?= torch==2.13.0
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: install test test-slow lint simulate sample-data bench train evaluate clean bench-sorting sorting-sweep
+.PHONY: install test test-slow lint simulate sample-data bench train evaluate clean bench-sorting sorting-sweep sorting-gsweep
 
 install: $(STAMP)
 
@@ -50,6 +50,18 @@ sorting-sweep: $(STAMP)
 	  'simulator.phi=1e-5,3e-5,1e-4,3e-4,1e-3,3e-3,1e-2,3e-2' 'simulator.g=0.1,0.15' \
 	  simulator.progress=false hydra.sweep.dir=$(SORTING_SWEEP) $(ARGS)
 	$(BIN)/glassml-sorting-report $(SORTING_SWEEP)
+
+# The g sweep at three phi (t_end >= 20 residence times each): optimum along g.
+SORTING_GSWEEP ?= outputs/sorting_gsweep
+SORTING_G ?= 0.06,0.08,0.1,0.12,0.14,0.16,0.18,0.2,0.22
+sorting-gsweep: $(STAMP)
+	$(BIN)/glassml-simulate -m simulator=sorting simulator.phi=1e-3 simulator.g=$(SORTING_G) \
+	  simulator.t_end=3e4 simulator.progress=false hydra.sweep.dir=$(SORTING_GSWEEP)/phi1e-3
+	$(BIN)/glassml-simulate -m simulator=sorting simulator.phi=1e-4 simulator.g=$(SORTING_G) \
+	  simulator.t_end=2e5 simulator.progress=false hydra.sweep.dir=$(SORTING_GSWEEP)/phi1e-4
+	$(BIN)/glassml-simulate -m simulator=sorting simulator.phi=1e-5 simulator.g=$(SORTING_G) \
+	  simulator.t_end=1e6 simulator.progress=false hydra.sweep.dir=$(SORTING_GSWEEP)/phi1e-5
+	$(BIN)/glassml-sorting-report $(SORTING_GSWEEP)
 
 # Train the Bapst-type GNN on data/sample (short CPU schedule, a few minutes) and print the
 # test Pearson per time scale next to the local-density baseline. ARGS adds overrides.

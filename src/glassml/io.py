@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 
-def _atomic_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -32,8 +32,8 @@ def atomic_save_npz(path: str | Path, compress: bool = True, **arrays) -> None:
     """np.savez(_compressed) to `path` via a temporary file and a rename."""
     buf = io.BytesIO()
     (np.savez_compressed if compress else np.savez)(buf, **arrays)
-    _atomic_bytes(Path(path), buf.getvalue())
+    atomic_write_bytes(Path(path), buf.getvalue())
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    _atomic_bytes(Path(path), text.encode())
+    atomic_write_bytes(Path(path), text.encode())
