@@ -1,0 +1,462 @@
+"""Lightning data module: files -> periodic graphs (cached on disk) -> train/val/test loaders.
+
+One `GlassDataModule` serves every dataset config (sample, generated, GlassBench, Bapst):
+what differs between them is the reader, the file globs and how the splits are made,
+and all of that is configuration.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+from torch.utils.data import Dataset
+from torch_geometric.data import Data
+from torch_geometric.loader import DataLoader
+
+from glassml.data.graph import periodic_edges
+from glassml.data.io import (
+    POSITION_KEYS,
+    SPECIES_NAMES,
+    Configuration,
+    DatasetError,
+    NpzReader,
+    Reader,
+    atomic_path,
+    list_files,
+)
+
+#: Bump when the cached graph layout changes, so old caches are never read.
+CACHE_VERSION = 1
+
+SPLITS = ("train", "val", "test")
+
+
+class DatasetNotFoundError(DatasetError, FileNotFoundError):
+    """The dataset directory or its files do not exist."""
+
+
+@dataclass
+class DataInfo:
+    """What a model and its metrics need to know about the data; stored in checkpoints."""
+
+    dim: int
+    num_species: int
+    time_indices: list[int]
+    times: list[float] | None
+    tau_position: int
+    target_mean: list[float]
+    target_std: list[float]
+    train_species: list[int]
+    target: str = "md_prop"
+    positions: str = "equilibrium"
+    species_names: list[str] = field(default_factory=lambda: list(SPECIES_NAMES))
+
+    @property
+    def num_targets(self) -> int:
+        return len(self.time_indices)
+
+    def time_label(self, k: int) -> str:
+        """Stable metric-name label for the k-th selected target: its index in the file."""
+        return f"t{self.time_indices[k]:02d}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Any) -> DataInfo:
+        """From a dict or a DictConfig (Hydra's instantiate turns dataclass args into one)."""
+        if isinstance(d, DictConfig):
+            d = OmegaConf.to_container(d, resolve=True)
+        return cls(**d)
+
+
+class GraphDataset(Dataset):
+    """A list of PyG graphs, with an optional per-access transform (augmentation)."""
+
+    def __init__(self, graphs: list[Data], transform: Callable[[Data], Data] | None = None):
+        self.graphs = graphs
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.graphs)
+
+    def __getitem__(self, idx: int) -> Data:
+        g = self.graphs[idx]
+        return self.transform(g) if self.transform is not None else g
+
+
+class GlassDataModule(pl.LightningDataModule):
+    """Periodic-graph datasets of propensity, split into train/val/test.
+
+    Splits: when `test_glob` is given (GlassBench: `test/*.npz`, Bapst: `test/aggregated*`)
+    its files are the test set and `train_glob` the training pool; otherwise a fraction
+    `test_fraction` of the `train_glob` files is held out with `split_seed`. Validation
+    is always carved from the training pool with the same seed, so it never overlaps test.
+
+    Targets are the selected time indices of `target`, standardised per time scale with
+    the mean and std of the training split over the `train_species` particles (or with
+    `target_stats`, when evaluating a trained model on other data).
+    """
+
+    def __init__(
+        self,
+        root: str,
+        name: str = "dataset",
+        temperature: float | None = None,
+        reader: Reader | None = None,
+        train_glob: str = "config_*.npz",
+        test_glob: str | None = None,
+        test_fraction: float = 0.25,
+        val_fraction: float = 0.1,
+        split_seed: int = 0,
+        limit_train: int | None = None,
+        limit_test: int | None = None,
+        positions: str = "equilibrium",
+        target: str = "md_prop",
+        time_indices: Sequence[int | str] | None = None,
+        tau_alpha_index: int | None = None,
+        train_species: Sequence[int] = (0,),
+        num_species: int | None = None,
+        cutoff: float = 2.0,
+        self_loops: bool = True,
+        augmentation: Callable[[Data], Data] | None = None,
+        batch_size: int = 1,
+        eval_batch_size: int | None = None,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        cache_dir: str | None = None,
+        missing_hint: str = "",
+        target_stats: dict[str, Sequence[float]] | None = None,
+    ) -> None:
+        super().__init__()
+        if positions not in POSITION_KEYS:
+            raise ValueError(f"dataset.positions must be one of {list(POSITION_KEYS)}")
+        if not 0.0 <= test_fraction < 1.0 or not 0.0 <= val_fraction < 1.0:
+            raise ValueError("dataset.test_fraction and dataset.val_fraction must be in [0, 1)")
+        self.root = Path(root).expanduser()
+        self.name = name
+        self.temperature = temperature
+        self.reader: Reader = reader if reader is not None else NpzReader()
+        if temperature is not None and getattr(self.reader, "temperature", 0.0) is None:
+            self.reader.temperature = float(temperature)  # type: ignore[attr-defined]
+        self.train_glob = train_glob
+        self.test_glob = test_glob
+        self.test_fraction = test_fraction
+        self.val_fraction = val_fraction
+        self.split_seed = split_seed
+        self.limit_train = limit_train
+        self.limit_test = limit_test
+        self.positions = positions
+        self.target = target
+        self.time_indices = None if time_indices is None else list(time_indices)
+        self.tau_alpha_index = tau_alpha_index
+        self.train_species = [int(s) for s in train_species]
+        self.num_species = num_species
+        self.cutoff = float(cutoff)
+        self.self_loops = bool(self_loops)
+        self.augmentation = augmentation
+        self.batch_size = batch_size
+        self.eval_batch_size = eval_batch_size or batch_size
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
+        self.missing_hint = missing_hint
+        self.target_stats = target_stats
+
+        self.files: dict[str, list[Path]] = {}
+        self.datasets: dict[str, GraphDataset] = {}
+        self.raw: dict[str, list[dict[str, Any]]] = {}
+        self.info: DataInfo | None = None
+
+    # ------------------------------------------------------------------ splits
+
+    def _missing(self, what: str) -> DatasetNotFoundError:
+        hint = f"; {self.missing_hint}" if self.missing_hint else ""
+        return DatasetNotFoundError(f"{what}{hint}")
+
+    def split_files(self) -> dict[str, list[Path]]:
+        """The train/val/test file lists, deterministic given the config."""
+        root = self.root.resolve()
+        if not root.is_dir():
+            raise self._missing(f"dataset directory {root} does not exist")
+        pool = list_files(root, self.train_glob)
+        if not pool:
+            raise self._missing(f"no files matching '{self.train_glob}' in {root}")
+        rng = np.random.default_rng(self.split_seed)
+        if self.test_glob:
+            test = list_files(root, self.test_glob)
+            if not test:
+                raise self._missing(f"no test files matching '{self.test_glob}' in {root}")
+            test_set = set(test)
+            pool = [p for p in pool if p not in test_set]
+        else:
+            order = rng.permutation(len(pool))
+            n_test = round(self.test_fraction * len(pool))
+            if self.test_fraction > 0:
+                n_test = max(1, n_test)
+            test = sorted((pool[i] for i in order[:n_test]), key=pool.index)
+            test_set = set(test)
+            pool = [p for p in pool if p not in test_set]
+        if self.limit_test is not None:
+            test = test[: self.limit_test]
+        order = rng.permutation(len(pool))
+        n_val = max(1, round(self.val_fraction * len(pool))) if self.val_fraction > 0 else 0
+        val = sorted((pool[i] for i in order[:n_val]), key=pool.index)
+        val_set = set(val)
+        train = [p for p in pool if p not in val_set]
+        if self.limit_train is not None:
+            train = train[: self.limit_train]
+        if not train:
+            raise DatasetError(
+                f"{root}: {len(pool) + len(test)} files leave no training configuration "
+                f"after the test ({len(test)}) and validation ({len(val)}) splits"
+            )
+        return {"train": train, "val": val, "test": test}
+
+    # ------------------------------------------------------------------ caching
+
+    def _cache_key(self, path: Path) -> str:
+        """Hash of everything that determines a cached graph: config and file identity."""
+        st = path.stat()
+        spec = {
+            "version": CACHE_VERSION,
+            "reader": repr(self.reader),
+            "positions": self.positions,
+            "target": self.target,
+            "cutoff": self.cutoff,
+            "self_loops": self.self_loops,
+            "file": str(path.resolve()),
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+        }
+        return hashlib.sha256(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:20]
+
+    def _process(self, path: Path) -> dict[str, Any]:
+        """Read one file and build its graph (all time scales; selection happens later)."""
+        conf: Configuration = self.reader(path)
+        if self.positions not in conf.positions:
+            raise DatasetError(
+                f"{path}: dataset.positions={self.positions} needs key "
+                f"'{POSITION_KEYS[self.positions]}', which this file does not have"
+            )
+        if self.target not in conf.targets:
+            raise DatasetError(
+                f"{path}: dataset.target={self.target} but the file has no key '{self.target}'"
+                f" (it has {sorted(conf.targets) or 'no targets'})"
+            )
+        pos = conf.positions[self.positions]
+        edge_index, vec = periodic_edges(pos, conf.box, self.cutoff, self.self_loops)
+        return {
+            "species": torch.from_numpy(conf.types.astype(np.int64)),
+            "pos": torch.from_numpy(pos.astype(np.float32)),
+            "box": torch.from_numpy(conf.box.astype(np.float32)),
+            "edge_index": torch.from_numpy(edge_index.astype(np.int32)),
+            "edge_vec": torch.from_numpy(vec.astype(np.float32)),
+            "target": torch.from_numpy(conf.targets[self.target].astype(np.float32)),
+            "times": None if conf.times is None else conf.times.tolist(),
+            "tau_alpha": conf.metadata.get("tau_alpha"),
+            "source": str(path),
+        }
+
+    def load_raw(self, path: Path) -> dict[str, Any]:
+        """Graph of one file, from the cache when a matching entry exists."""
+        if self.cache_dir is None:
+            return self._process(path)
+        cache_file = self.cache_dir / self.name / f"{path.stem}-{self._cache_key(path)}.pt"
+        if cache_file.exists():
+            try:
+                return torch.load(cache_file, weights_only=True)
+            except Exception:  # a corrupt entry (e.g. disk full) is rebuilt, not fatal
+                pass
+        raw = self._process(path)
+        with atomic_path(cache_file) as tmp:
+            torch.save(raw, tmp)
+        return raw
+
+    # ------------------------------------------------------------------ setup
+
+    def _tau_index(self, raws: list[dict[str, Any]], n_times: int) -> int | None:
+        """Index in the file's time grid closest to tau_alpha, if known."""
+        if self.tau_alpha_index is not None:
+            if not -n_times <= int(self.tau_alpha_index) < n_times:
+                raise DatasetError(
+                    f"dataset.tau_alpha_index={self.tau_alpha_index} but the files in "
+                    f"{self.root} have {n_times} time scales"
+                )
+            return int(self.tau_alpha_index) % n_times
+        times = raws[0]["times"]
+        if raws[0].get("tau_alpha") is not None and times is not None:
+            tau = float(raws[0]["tau_alpha"])
+            return int(np.argmin(np.abs(np.log(np.asarray(times)) - np.log(tau))))
+        return None
+
+    def _select_times(
+        self, raws: list[dict[str, Any]]
+    ) -> tuple[list[int], list[float] | None, int]:
+        """Selected time indices, their times, and the position of tau_alpha among them."""
+        n_times = {int(r["target"].shape[0]) for r in raws}
+        if len(n_times) != 1:
+            raise DatasetError(
+                f"{self.root}: files disagree on the number of time scales: {sorted(n_times)}"
+            )
+        n = n_times.pop()
+        tau_index = self._tau_index(raws, n)
+        requested = list(range(n)) if self.time_indices is None else list(self.time_indices)
+        idx: list[int] = []
+        for t in requested:
+            if t == "tau":  # the paper's protocol: one network at tau_alpha
+                if tau_index is None:
+                    raise DatasetError(
+                        "dataset.time_indices asks for 'tau' but tau_alpha is unknown: set "
+                        "dataset.tau_alpha_index"
+                    )
+                t = tau_index
+            if isinstance(t, str) or not -n <= int(t) < n:
+                raise DatasetError(
+                    f"dataset.time_indices={requested} invalid: the files have {n} time "
+                    f"scales (indices 0..{n - 1}, or 'tau')"
+                )
+            idx.append(int(t) % n)
+        if not idx:
+            raise DatasetError("dataset.time_indices is empty")
+        times = raws[0]["times"]
+        sel_times = None if times is None else [float(times[t]) for t in idx]
+        if tau_index is None:
+            tau_pos = len(idx) - 1  # no information: the longest selected time
+        else:
+            tau_pos = int(np.argmin([abs(t - tau_index) for t in idx]))
+        return idx, sel_times, tau_pos
+
+    def setup(self, stage: str | None = None) -> None:
+        """Read, build and standardise all splits once (idempotent)."""
+        if self.info is not None:
+            return
+        self.files = self.split_files()
+        self.raw = {s: [self.load_raw(p) for p in self.files[s]] for s in SPLITS}
+        all_raw = [r for s in SPLITS for r in self.raw[s]]
+        dims = {int(r["pos"].shape[1]) for r in all_raw}
+        if len(dims) != 1:
+            raise DatasetError(f"{self.root}: files mix dimensions {sorted(dims)}")
+        idx, times, tau_pos = self._select_times(all_raw)
+        max_species = max(int(r["species"].max()) for r in all_raw) + 1
+        num_species = self.num_species or max_species
+        if max_species > num_species:
+            raise DatasetError(
+                f"{self.root}: files hold species up to {max_species - 1} but "
+                f"dataset.num_species={num_species}"
+            )
+        if self.target_stats is not None:
+            mean = np.asarray(self.target_stats["mean"], dtype=np.float64)
+            std = np.asarray(self.target_stats["std"], dtype=np.float64)
+            if mean.shape != (len(idx),) or std.shape != (len(idx),):
+                raise DatasetError(
+                    f"target_stats hold {mean.shape[0]} time scales, the data selects {len(idx)}"
+                )
+        else:
+            mean, std = self._train_stats(idx)
+        self.info = DataInfo(
+            dim=dims.pop(),
+            num_species=int(num_species),
+            time_indices=idx,
+            times=times,
+            tau_position=tau_pos,
+            target_mean=mean.tolist(),
+            target_std=std.tolist(),
+            train_species=self.train_species,
+            target=self.target,
+            positions=self.positions,
+            species_names=list(SPECIES_NAMES[:num_species]),
+        )
+        for split in SPLITS:
+            graphs = [self._to_data(r, i) for i, r in enumerate(self.raw[split])]
+            for r in self.raw[split]:  # the graph now lives in the Data object only
+                del r["edge_index"], r["edge_vec"]
+            transform = self.augmentation if split == "train" else None
+            self.datasets[split] = GraphDataset(graphs, transform)
+
+    def _train_stats(self, idx: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        vals = []
+        for r in self.raw["train"]:
+            mask = torch.isin(r["species"], torch.tensor(self.train_species))
+            vals.append(r["target"][idx][:, mask].double())
+        if not vals or sum(v.shape[1] for v in vals) < 2:
+            raise DatasetError(
+                f"{self.root}: the training split has no particles of species "
+                f"{self.train_species} (dataset.train_species)"
+            )
+        allv = torch.cat(vals, dim=1)
+        mean = allv.mean(dim=1).numpy()
+        std = allv.std(dim=1).numpy()
+        std = np.where(std > 0, std, 1.0)
+        return mean, std
+
+    def _to_data(self, raw: dict[str, Any], config_index: int) -> Data:
+        assert self.info is not None
+        info = self.info
+        species = raw["species"]
+        vec = raw["edge_vec"]
+        dist = vec.norm(dim=1, keepdim=True)
+        y = raw["target"][info.time_indices].T.contiguous()
+        mean = torch.tensor(info.target_mean, dtype=torch.float32)
+        std = torch.tensor(info.target_std, dtype=torch.float32)
+        return Data(
+            x=torch.nn.functional.one_hot(species, info.num_species).float(),
+            species=species,
+            pos=raw["pos"],
+            box=raw["box"].reshape(1, -1),
+            edge_index=raw["edge_index"].long(),
+            edge_attr=torch.cat([vec, dist], dim=1),
+            y=(y - mean) / std,
+            config_index=torch.tensor([config_index]),
+            num_nodes=int(species.shape[0]),
+        )
+
+    # ------------------------------------------------------------------ loaders
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        if not self.datasets:
+            self.setup()
+        return DataLoader(
+            self.datasets[split],
+            batch_size=self.batch_size if split == "train" else self.eval_batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def raw_targets(self, split: str) -> list[np.ndarray]:
+        """Unstandardised selected targets per configuration, [N, T] each."""
+        assert self.info is not None
+        return [r["target"][self.info.time_indices].T.double().numpy() for r in self.raw[split]]
+
+    def describe(self) -> str:
+        """One line for logs: sizes of the splits and what is learned."""
+        n = {s: len(self.files.get(s, [])) for s in SPLITS}
+        info = self.info
+        times = "" if info is None else f", targets {self.target}[{info.time_indices}]"
+        return (
+            f"{self.name}: {n['train']} train / {n['val']} val / {n['test']} test "
+            f"configurations from {self.root}{times}"
+        )

@@ -1,0 +1,1 @@
+"""Evaluation: baselines, Pearson reports, plots and the `evaluate` function."""

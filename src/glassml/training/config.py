@@ -1,0 +1,43 @@
+"""Config plumbing shared by `glassml-train` and `glassml-evaluate`."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from glassml.cli import CONFIG_DIR
+from glassml.io import atomic_write_text
+
+
+def config_dir() -> Path:
+    """The `conf/` directory: GLASSML_CONFIG_DIR, else the repository's (as glassml-simulate)."""
+    env = os.environ.get("GLASSML_CONFIG_DIR")
+    return Path(env).resolve() if env else Path(CONFIG_DIR)
+
+
+def _format(value: Any, spec: str) -> str:
+    return format(float(value), spec)
+
+
+def register_resolvers() -> None:
+    """`${glassml_format:${dataset.temperature},.2f}`: GlassBench folders are named T0.50."""
+    if not OmegaConf.has_resolver("glassml_format"):
+        OmegaConf.register_new_resolver("glassml_format", _format)
+
+
+def to_container(cfg: DictConfig) -> dict[str, Any]:
+    """Resolved plain-dict copy of the config (for loggers, checkpoints, files)."""
+    out = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+    assert isinstance(out, dict)
+    return out
+
+
+def save_resolved_config(cfg: DictConfig, path: str | os.PathLike[str]) -> None:
+    """Write the fully resolved config (every interpolation expanded) atomically."""
+    atomic_write_text(path, OmegaConf.to_yaml(OmegaConf.create(to_container(cfg))))
+
+
+register_resolvers()

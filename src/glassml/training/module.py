@@ -1,0 +1,143 @@
+"""LightningModule wrapping any per-particle model: masked loss, optimiser, Pearson metrics.
+
+Models stay plain `nn.Module`s (DESIGN.md); everything about training lives here. The
+module is built from config with the network as a partial, completed with what only
+the data knows (dimension, number of species, number of time scales).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+from torch_geometric.data import Batch
+
+from glassml.data.datamodule import DataInfo
+from glassml.training.metrics import SpeciesPearson
+
+NetFactory = Callable[..., nn.Module]
+
+
+class PropensityModule(pl.LightningModule):
+    """Trains `net` on standardised propensities of the `train_species` particles.
+
+    Logged names (stage = val or test, S = species letter, tNN = time index in the file):
+    `{stage}/loss`, `{stage}/pearson_S_tNN` (pooled over the split),
+    `{stage}/pearson_cfg_S_tNN` (mean of per-configuration Pearsons),
+    `{stage}/pearson_S_tau` (pooled, at the time closest to tau_alpha: the checkpoint
+    monitor) and `{stage}/pearson_S_mean` (pooled, averaged over time scales).
+    """
+
+    def __init__(
+        self,
+        net: NetFactory | nn.Module,
+        optimizer: Callable[..., torch.optim.Optimizer],
+        data_info: DataInfo | dict[str, Any],
+        scheduler: Callable[..., Any] | None = None,
+        scheduler_interval: str = "epoch",
+        scheduler_monitor: str = "val/loss",
+    ) -> None:
+        super().__init__()
+        info = data_info if isinstance(data_info, DataInfo) else DataInfo.from_dict(data_info)
+        self.info = info
+        if isinstance(net, nn.Module):
+            self.net = net
+        else:
+            self.net = net(dim=info.dim, num_species=info.num_species, num_targets=info.num_targets)
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.scheduler_interval = scheduler_interval
+        self.scheduler_monitor = scheduler_monitor
+        self.register_buffer("train_species", torch.tensor(info.train_species, dtype=torch.long))
+        self.register_buffer("target_mean", torch.tensor(info.target_mean, dtype=torch.float32))
+        self.register_buffer("target_std", torch.tensor(info.target_std, dtype=torch.float32))
+        species = list(range(info.num_species))
+        self.metrics = nn.ModuleDict(
+            {
+                "val": SpeciesPearson(species, info.num_targets),
+                "test": SpeciesPearson(species, info.num_targets),
+            }
+        )
+        #: Resolved run config, stored in checkpoints so `glassml-evaluate` can rebuild.
+        self.run_config: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ steps
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        """Standardised predictions [num_nodes, num_targets]."""
+        return self.net(batch)
+
+    def predict_physical(self, batch: Batch) -> torch.Tensor:
+        """Predictions in the units of the targets (undoing the standardisation)."""
+        return self(batch) * self.target_std + self.target_mean
+
+    def _loss(self, preds: torch.Tensor, batch: Batch) -> torch.Tensor:
+        mask = torch.isin(batch.species, self.train_species)
+        return nn.functional.mse_loss(preds[mask], batch.y[mask])
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        loss = self._loss(self(batch), batch)
+        self.log("train/loss", loss, on_step=True, on_epoch=True, batch_size=batch.num_graphs)
+        return loss
+
+    def _eval_step(self, batch: Batch, stage: str) -> None:
+        preds = self(batch)
+        loss = self._loss(preds, batch)
+        self.log(f"{stage}/loss", loss, on_epoch=True, batch_size=batch.num_graphs)
+        self.metrics[stage].update(preds, batch.y, batch.species, batch.batch)
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self._eval_step(batch, "test")
+
+    def _log_metrics(self, stage: str) -> None:
+        values = self.metrics[stage].compute()
+        self.metrics[stage].reset()
+        logs = {}
+        for (kind, s), r in values.items():
+            name = self.info.species_names[s]
+            prefix = (
+                f"{stage}/pearson_cfg_{name}" if kind == "per_config" else f"{stage}/pearson_{name}"
+            )
+            for k in range(r.shape[0]):
+                if not math.isnan(float(r[k])):
+                    logs[f"{prefix}_{self.info.time_label(k)}"] = float(r[k])
+            if kind == "pooled" and not math.isnan(float(r[self.info.tau_position])):
+                logs[f"{stage}/pearson_{name}_tau"] = float(r[self.info.tau_position])
+                logs[f"{stage}/pearson_{name}_mean"] = float(torch.nanmean(r))
+        if logs:
+            self.log_dict(logs)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics("test")
+
+    # ------------------------------------------------------------------ optimisation
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(params=self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        scheduler = self.scheduler_factory(optimizer=optimizer)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {
+                "scheduler": scheduler,
+                "interval": self.scheduler_interval,
+                "monitor": self.scheduler_monitor,
+                "frequency": 1,
+            },
+        }
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["glassml"] = {"data_info": self.info.to_dict(), "config": self.run_config}

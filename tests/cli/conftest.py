@@ -1,0 +1,59 @@
+"""A tiny synthetic dataset and a trained checkpoint shared by the CLI tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import hydra
+import pytest
+from omegaconf import DictConfig, open_dict
+
+from glassml.data.synthetic import write_synthetic_dataset
+from glassml.training.config import config_dir
+
+
+def compose_config(name: str, overrides: list[str], out_dir: Path) -> DictConfig:
+    """Compose `conf/<name>.yaml` as the CLI would, with run paths under `out_dir`."""
+    with hydra.initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = hydra.compose(name, overrides=overrides)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out_dir)
+        cfg.paths.log_dir = str(out_dir)
+        cfg.paths.cache_dir = str(out_dir / "cache")
+    return cfg
+
+
+@pytest.fixture
+def compose():
+    return compose_config
+
+
+@pytest.fixture(scope="session")
+def dataset_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("cli_data")
+    write_synthetic_dataset(root, n_configs=8, n_particles=48, n_times=4)
+    return root
+
+
+@pytest.fixture(scope="session")
+def trained_run(dataset_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Run directory of a 2-epoch training on the synthetic dataset."""
+    from glassml.training.train import train
+
+    out = tmp_path_factory.mktemp("trained")
+    cfg = compose_config(
+        "train",
+        [
+            "dataset=generated",
+            f"dataset.root={dataset_root}",
+            "model=bapst_quick",
+            "model.net.hidden=8",
+            "trainer=cpu",
+            "trainer.max_epochs=2",
+            "logger=csv",
+            "callbacks.rich_progress_bar=null",
+        ],
+        out,
+    )
+    train(cfg)
+    return out

@@ -1,0 +1,124 @@
+"""`train` end to end with fast_dev_run for every dataset config, and config composition."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from hydra.errors import MissingConfigException
+from hydra.utils import instantiate
+
+from glassml.data import DatasetNotFoundError
+from glassml.data.datamodule import DataInfo
+from glassml.training.config import config_dir, to_container
+from glassml.training.train import train
+
+FAST = ["trainer=cpu", "trainer.fast_dev_run=true", "logger=csv"]
+
+DATASETS = {
+    "sample": ("native", []),
+    "generated": ("native", []),
+    "glassbench_ka3d": ("glassbench3d", []),
+    # the synthetic 2D files have their own box: derive it from N and the density
+    "glassbench_ka2d": ("glassbench2d", ["dataset.reader.box=null", "+dataset.reader.density=1.2"]),
+    "bapst": ("bapst", []),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_fast_dev_run_every_dataset(name, synthetic_roots, compose_train, tmp_path) -> None:
+    layout, extra = DATASETS[name]
+    overrides = [f"dataset={name}", f"dataset.root={synthetic_roots[layout]}", *FAST, *extra]
+    cfg = compose_train(overrides, tmp_path)
+    metrics = train(cfg)
+    assert "train/loss_step" in metrics or "train/loss" in metrics
+    report = json.loads((tmp_path / "test_metrics.json").read_text())
+    assert report["pearson"]["model"]["A"]["pooled"]
+    assert report["pearson"]["baseline_local_density"]["A"]["pooled"]
+    assert (tmp_path / "config_resolved.yaml").is_file()
+
+
+def test_bapst2020_experiment_runs(synthetic_roots, compose_train, tmp_path) -> None:
+    overrides = [
+        "experiment=bapst2020",
+        "dataset=glassbench_ka3d",
+        f"dataset.root={synthetic_roots['glassbench3d']}",
+        *FAST,
+    ]
+    cfg = compose_train(overrides, tmp_path)
+    assert cfg.trainer.max_steps == 400_000 and cfg.model.optimizer.lr == 1e-4
+    train(cfg)
+    report = json.loads((tmp_path / "test_metrics.json").read_text())
+    assert report["time_indices"] == [6] and report["n_params"] == 70_721
+
+
+def test_short_run_with_wandb_offline(synthetic_roots, compose_train, tmp_path, monkeypatch):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    overrides = [
+        "dataset=generated",
+        f"dataset.root={synthetic_roots['native']}",
+        "trainer=cpu",
+        "trainer.max_epochs=2",
+        "model=bapst_quick",
+        "model.net.hidden=8",
+        "logger=wandb",
+        "callbacks.rich_progress_bar=null",
+    ]
+    cfg = compose_train(overrides, tmp_path)
+    train(cfg)
+    assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    # offline runs keep config, metrics and summary in the run's .wandb record file, which
+    # the wandb service process finishes writing shortly after wandb.finish() returns
+    record_file = next(runs[0].glob("run-*.wandb"))
+    for _ in range(60):
+        record = record_file.read_bytes()
+        if b"test_report" in record:
+            break
+        time.sleep(0.5)
+    assert b"glassml.data.datamodule.GlassDataModule" in record  # the resolved config
+    assert b"val/pearson_A_tau" in record and b"test_report" in record
+
+
+def test_missing_dataset_names_path_and_make_target(compose_train, tmp_path) -> None:
+    cfg = compose_train(["dataset=sample", f"dataset.root={tmp_path}/absent", *FAST], tmp_path)
+    with pytest.raises(DatasetNotFoundError, match=r"absent does not exist.*make sample-data"):
+        train(cfg)
+
+
+def test_unknown_names_list_the_options(compose_train) -> None:
+    with pytest.raises(MissingConfigException, match=r"(?s)Available options.*bapst"):
+        compose_train(["model=no_such_model"])
+    with pytest.raises(MissingConfigException, match=r"(?s)Available options.*glassbench_ka3d"):
+        compose_train(["dataset=no_such_dataset"])
+
+
+def _fake_info() -> DataInfo:
+    return DataInfo(3, 2, [0, 6], None, 1, [0.0, 0.0], [1.0, 1.0], [0])
+
+
+@pytest.mark.parametrize(
+    "experiment", sorted(p.stem for p in (config_dir() / "experiment").glob("*.yaml"))
+)
+def test_every_experiment_composes(experiment, compose_train, tmp_path) -> None:
+    cfg = compose_train([f"experiment={experiment}"], tmp_path)
+    resolved = to_container(cfg)
+    assert resolved["dataset"]["_target_"].endswith("GlassDataModule")
+    instantiate(cfg.model, data_info=_fake_info())
+    instantiate(cfg.dataset)
+    for group in ("callbacks", "logger"):
+        for c in (cfg.get(group) or {}).values():
+            assert "_target_" in c
+
+
+@pytest.mark.parametrize(
+    "dataset", sorted(p.stem for p in (config_dir() / "dataset").glob("*.yaml"))
+)
+def test_every_dataset_config_resolves(dataset, compose_train, tmp_path) -> None:
+    cfg = compose_train([f"dataset={dataset}", "dataset.root=somewhere"], tmp_path)
+    dm = instantiate(cfg.dataset)
+    assert Path(dm.root).name == "somewhere"
