@@ -30,9 +30,9 @@ from glassml.data.io import (
     DatasetError,
     NpzReader,
     Reader,
-    atomic_path,
     list_files,
 )
+from glassml.io import atomic_path
 
 #: Bump when the cached graph layout changes, so old caches are never read.
 CACHE_VERSION = 1

@@ -8,12 +8,10 @@ is otherwise found only as a cryptic shape error during training.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pickle
 import string
-import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,32 +54,6 @@ class Configuration:
     @property
     def dim(self) -> int:
         return int(self.box.shape[0])
-
-
-# --------------------------------------------------------------------------- atomic writes
-
-
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary sibling of `path`; rename it onto `path` only if the body succeeds.
-
-    For writers that want a file name (torch.save, savefig); `glassml.io` covers bytes,
-    text and npz. Readers see either the old file or the complete new one, and an
-    interrupted run leaves no half-written cache or output behind.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp creates 0600 files
-        os.replace(tmp_path, path)
-    finally:
-        tmp_path.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- validation

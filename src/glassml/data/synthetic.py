@@ -15,8 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from glassml.data.graph import local_density
-from glassml.data.io import atomic_path
-from glassml.io import atomic_save_npz, atomic_write_text
+from glassml.io import atomic_path, atomic_save_npz, atomic_write_text
 
 
 def synthetic_configuration(

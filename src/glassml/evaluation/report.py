@@ -12,8 +12,7 @@ from typing import Any
 import numpy as np
 
 from glassml.data.datamodule import DataInfo
-from glassml.data.io import atomic_path
-from glassml.io import atomic_write_text
+from glassml.io import atomic_path, atomic_write_text
 
 Scores = dict[tuple[str, int], np.ndarray]  # ("pooled" | "per_config", species) -> [T]
 
