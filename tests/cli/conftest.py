@@ -4,23 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import hydra
 import pytest
-from omegaconf import DictConfig, open_dict
 
 from glassml.data.synthetic import write_synthetic_dataset
-from glassml.training.config import config_dir
 
-
-def compose_config(name: str, overrides: list[str], out_dir: Path) -> DictConfig:
-    """Compose `conf/<name>.yaml` as the CLI would, with run paths under `out_dir`."""
-    with hydra.initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = hydra.compose(name, overrides=overrides)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(out_dir)
-        cfg.paths.log_dir = str(out_dir)
-        cfg.paths.cache_dir = str(out_dir / "cache")
-    return cfg
+from ..hydra_helpers import compose_config
 
 
 @pytest.fixture

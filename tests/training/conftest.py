@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from omegaconf import DictConfig, open_dict
 
 from glassml.data.synthetic import write_synthetic_dataset
-from glassml.training.config import config_dir
+
+from ..hydra_helpers import compose_config
 
 
 @pytest.fixture(scope="session")
@@ -31,18 +30,6 @@ def synthetic_roots(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]
     )
     write_synthetic_dataset(roots["bapst"], n_configs=6, n_particles=48, layout="bapst")
     return roots
-
-
-def compose_config(name: str, overrides: list[str], out_dir: Path | None = None) -> DictConfig:
-    """Compose `conf/<name>.yaml` as the CLI would, with run paths under `out_dir`."""
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(name, overrides=overrides)
-    if out_dir is not None:
-        with open_dict(cfg):
-            cfg.paths.output_dir = str(out_dir)
-            cfg.paths.log_dir = str(out_dir)
-            cfg.paths.cache_dir = str(out_dir / "cache")
-    return cfg
 
 
 @pytest.fixture
