@@ -98,18 +98,23 @@ def _box_from(
 
 
 @dataclass
-class NpzReader:
+class ConfigDefaults:
+    """Metadata from the dataset config, used where a file does not carry its own."""
+
+    box: Sequence[float] | None = None
+    density: float | None = None
+    times: Sequence[float] | None = None
+    temperature: float | None = None
+
+
+@dataclass
+class NpzReader(ConfigDefaults):
     """Reads one `.npz` per configuration in the GlassBench layout (DESIGN.md, "Data format").
 
     Files written by `glassml-simulate` carry their own metadata; GlassBench files lack
     box, times and temperature, which then come from these fields (set in the dataset
     config). Values stored in a file win over the config.
     """
-
-    box: Sequence[float] | None = None
-    density: float | None = None
-    times: Sequence[float] | None = None
-    temperature: float | None = None
 
     def __call__(self, path: str | os.PathLike[str]) -> Configuration:
         path = str(path)
@@ -189,7 +194,7 @@ class NpzReader:
 
 
 @dataclass
-class BapstReader:
+class BapstReader(ConfigDefaults):
     """Reads the pickled dicts of the Bapst et al. (2020) release.
 
     Keys: `positions` [N, 3], `types` [N], `box` [3], `time` [n_times],
@@ -198,11 +203,6 @@ class BapstReader:
     The propensity is recomputed exactly as the release's own loader does: the mean over
     runs of |r_i(t) - r_i(0)|.
     """
-
-    box: Sequence[float] | None = None
-    density: float | None = None
-    times: Sequence[float] | None = None
-    temperature: float | None = None
 
     def __call__(self, path: str | os.PathLike[str]) -> Configuration:
         path = str(path)
