@@ -5,12 +5,17 @@
 * training throughput of the Bapst GNN (paper size, 70,721 parameters) in graphs per
   second, forward + backward + Adam step, one configuration per step as in the paper,
   on CPU and, when present, on the GPU; also the straightforward reference forward and
-  the `bapst_quick` model used by `make train`.
+  the `bapst_quick` model used by `make train`;
+* the same for the SE(3) GNN (`model=se3_gnn`, ~51k parameters, and `se3_gnn_quick`):
+  e3nn on CPU, and on a GPU also with `torch.compile` and with the cuEquivariance
+  convolution (`backend=cueq`, when cuequivariance-torch is installed);
+  `--compile-cpu` adds the compiled model on CPU (compilation takes minutes there).
 
 Configurations are KA-like (N = 4096, rho = 1.2, 80:20) jittered lattices unless
 `--data` points at a dataset directory, whose first file is then used.
 
     python scripts/bench_train.py [--n 4096] [--steps 5] [--data data/sample]
+        [--models bapst,se3] [--compile-cpu]
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ from glassml.data.io import NpzReader, list_files
 from glassml.data.synthetic import synthetic_configuration
 from glassml.io import atomic_write_text
 from glassml.models.bapst import BapstGNN, count_parameters
+from glassml.models.cueq import cueq_available
+from glassml.models.se3 import SE3GNN
 
 
 def timeit(fn: Callable[[], object], repeats: int, warmup: int = 1) -> list[float]:
@@ -87,7 +94,7 @@ def make_batch(pos: np.ndarray, box: np.ndarray, types: np.ndarray, cutoff: floa
 
 
 def bench_model(
-    model: BapstGNN, batch: Batch, device: str, steps: int, reference: bool = False
+    model: torch.nn.Module, batch: Batch, device: str, steps: int, reference: bool = False
 ) -> dict:
     model = model.to(device)
     batch = batch.to(device)
@@ -118,6 +125,27 @@ def bench_model(
     }
 
 
+def se3_models(
+    device: str, n_species: int, cutoff: float, compile_cpu: bool
+) -> dict[str, tuple[torch.nn.Module, bool]]:
+    """SE(3) GNN variants to time on `device`: sizes, torch.compile, cuEquivariance."""
+    torch.manual_seed(0)
+    common = {"num_species": n_species, "num_targets": 1, "cutoff": cutoff}
+    out: dict[str, tuple[torch.nn.Module, bool]] = {
+        "se3_gnn (default)": (SE3GNN(**common), False),
+        "se3_gnn_quick": (SE3GNN(mul=8, n_layers=3, **common), False),
+    }
+    if device != "cpu" or compile_cpu:
+        out["se3_gnn, torch.compile"] = (SE3GNN(compile=True, **common), False)
+    if device != "cpu" and cueq_available():
+        out["se3_gnn, cuEquivariance"] = (SE3GNN(backend="cueq", **common), False)
+        out["se3_gnn, cuEquivariance + compile"] = (
+            SE3GNN(backend="cueq", compile=True, **common),
+            False,
+        )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=4096, help="particles (synthetic KA-like)")
@@ -127,6 +155,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=10, help="timed graph constructions")
     parser.add_argument("--out", default="outputs/bench/bench_train.json")
     parser.add_argument("--skip-reference", action="store_true", help="skip the slow naive forward")
+    parser.add_argument("--models", default="bapst,se3", help="comma-separated: bapst, se3")
+    parser.add_argument(
+        "--compile-cpu", action="store_true", help="also time torch.compile on CPU (slow)"
+    )
     args = parser.parse_args()
 
     torch.manual_seed(0)
@@ -149,6 +181,11 @@ def main() -> None:
     )
     batch = make_batch(pos, box, types, args.cutoff)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    wanted = set(args.models.split(","))
+    unknown = wanted - {"bapst", "se3"}
+    if unknown:
+        raise SystemExit(f"--models: unknown {sorted(unknown)}; choose from bapst, se3")
+    n_species = int(types.max()) + 1
     models = {
         "bapst (paper, 70,721 params)": (BapstGNN(), False),
         "bapst_quick (make train)": (
@@ -167,8 +204,13 @@ def main() -> None:
     }
     if not args.skip_reference:
         models["bapst, naive reference forward"] = (BapstGNN(), True)
+    if "bapst" not in wanted:
+        models = {}
     for device in devices:
-        for name, (model, reference) in models.items():
+        todo = dict(models)
+        if "se3" in wanted:
+            todo.update(se3_models(device, n_species, args.cutoff, args.compile_cpu))
+        for name, (model, reference) in todo.items():
             steps = max(2, args.steps // 2) if reference and device == "cpu" else args.steps
             r = bench_model(model, batch, device, steps, reference)
             results["models"][f"{name} [{device}]"] = r

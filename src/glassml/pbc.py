@@ -27,6 +27,19 @@ def pairs_within(positions: np.ndarray, box: np.ndarray, cutoff: float):
     return i, j, vec
 
 
+def vesin_frame(
+    positions: np.ndarray, box: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, bool | list[bool]]:
+    """Points, cell and periodicity for vesin, which is 3D only: a 2D system becomes a
+    slab that is not periodic along z."""
+    n, d = positions.shape
+    if d == 2:
+        pts = np.zeros((n, 3))
+        pts[:, :2] = positions
+        return pts, np.diag([box[0], box[1], 1.0]), [True, True, False]
+    return np.ascontiguousarray(positions, dtype=np.float64), np.diag(box), True
+
+
 def periodic_edges(
     positions: np.ndarray,
     box: np.ndarray,
@@ -48,16 +61,7 @@ def periodic_edges(
         raise ValueError(f"positions [N, {d}] and box [{box.shape[0]}] must be 2D or 3D")
     if cutoff <= 0:
         raise ValueError(f"cutoff must be positive, got {cutoff}")
-    if d == 2:
-        # vesin is 3D only: embed the plane in a slab that is not periodic along z.
-        pts = np.zeros((n, 3))
-        pts[:, :2] = positions
-        cell = np.diag([box[0], box[1], 1.0])
-        periodic: bool | list[bool] = [True, True, False]
-    else:
-        pts = positions
-        cell = np.diag(box)
-        periodic = True
+    pts, cell, periodic = vesin_frame(positions, box)
     # vesin returns pairs (i, j) with D = r_j - r_i, sorted by i. Read each pair as the
     # edge j -> i: targets come out sorted (contiguous segments per receiving node, which
     # the models' segment sums rely on) and the vector r_dst - r_src is -D.

@@ -8,27 +8,6 @@ import numpy as np
 import pytest
 
 from glassml.sorting import fate, report
-from glassml.sorting.params import SortingParams
-from glassml.sorting.run import simulate
-
-
-@pytest.fixture(scope="module")
-def sweep(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sweep")
-    for k, phi in enumerate((1e-3, 3e-3, 1e-2)):
-        p = SortingParams(
-            L=32,
-            phi=phi,
-            g=0.1,
-            M=12,
-            t_end=4000.0,
-            n_samples=80,
-            snapshots=6,
-            progress=False,
-            seed=k,
-        )
-        simulate(p, root / str(k))
-    return root
 
 
 def test_report_aggregates_sweep(sweep):

@@ -1,4 +1,9 @@
-"""`glassml-evaluate ckpt_path=...`: predictions, metrics.json and plots for a checkpoint."""
+"""`glassml-evaluate`: score checkpoints with the GlassBench metrics (conf/evaluate.yaml).
+
+glassml-evaluate ckpt_path=outputs/.../checkpoints/best.ckpt    # one run
+glassml-evaluate mode=transfer runs_dir=multirun/...             # transfer matrix
+glassml-evaluate mode=leaderboard runs_dir=outputs               # leaderboard
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,29 @@ from glassml.training.config import config_dir, register_resolvers
 
 register_resolvers()
 
+MODES = ("evaluate", "transfer", "leaderboard")
+
+
+def run(cfg: DictConfig) -> dict:
+    """Dispatch on `cfg.mode` (heavy imports only after Hydra parsed the command line)."""
+    if cfg.mode == "evaluate":
+        from glassml.evaluation.evaluate import evaluate
+
+        return evaluate(cfg)
+    if cfg.mode == "transfer":
+        from glassml.evaluation.transfer import run_transfer
+
+        return run_transfer(cfg)
+    if cfg.mode == "leaderboard":
+        from glassml.evaluation.leaderboard import run_leaderboard
+
+        return run_leaderboard(cfg)
+    raise ValueError(f"mode={cfg.mode!r} is not one of {MODES}")
+
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    from glassml.evaluation.evaluate import evaluate  # heavy imports after Hydra parsed the CLI
-
-    evaluate(cfg)
+    run(cfg)
 
 
 if __name__ == "__main__":

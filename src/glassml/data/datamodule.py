@@ -32,6 +32,7 @@ from glassml.data.io import (
     Reader,
     list_files,
 )
+from glassml.features import file_descriptors, parse_specs
 from glassml.io import atomic_path
 
 #: Bump when the cached graph layout changes, so old caches are never read.
@@ -59,6 +60,11 @@ class DataInfo:
     target: str = "md_prop"
     positions: str = "equilibrium"
     species_names: list[str] = field(default_factory=lambda: list(SPECIES_NAMES))
+    # expert descriptors (dataset.node_features): count, names, training-split statistics
+    num_node_features: int = 0
+    node_feature_names: list[str] = field(default_factory=list)
+    node_feature_mean: list[float] = field(default_factory=list)
+    node_feature_std: list[float] = field(default_factory=list)
 
     @property
     def num_targets(self) -> int:
@@ -136,6 +142,8 @@ class GlassDataModule(pl.LightningDataModule):
         cache_dir: str | None = None,
         missing_hint: str = "",
         target_stats: dict[str, Sequence[float]] | None = None,
+        node_features: Sequence[Any] | None = None,
+        feature_stats: dict[str, Sequence[float]] | None = None,
     ) -> None:
         super().__init__()
         if positions not in POSITION_KEYS:
@@ -171,6 +179,9 @@ class GlassDataModule(pl.LightningDataModule):
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
         self.missing_hint = missing_hint
         self.target_stats = target_stats
+        # descriptor specs, validated now so that bad config fails before any file is read
+        self.node_feature_specs = parse_specs(node_features, "dataset.node_features")
+        self.feature_stats = feature_stats
 
         self.files: dict[str, list[Path]] = {}
         self.datasets: dict[str, GraphDataset] = {}
@@ -363,6 +374,7 @@ class GlassDataModule(pl.LightningDataModule):
                 )
         else:
             mean, std = self._train_stats(idx)
+        names, f_mean, f_std = self._attach_node_features(int(num_species))
         self.info = DataInfo(
             dim=dims.pop(),
             num_species=int(num_species),
@@ -375,6 +387,10 @@ class GlassDataModule(pl.LightningDataModule):
             target=self.target,
             positions=self.positions,
             species_names=list(SPECIES_NAMES[:num_species]),
+            num_node_features=len(names),
+            node_feature_names=names,
+            node_feature_mean=f_mean,
+            node_feature_std=f_std,
         )
         for split in SPLITS:
             graphs = [self._to_data(r, i) for i, r in enumerate(self.raw[split])]
@@ -382,6 +398,46 @@ class GlassDataModule(pl.LightningDataModule):
                 del r["edge_index"], r["edge_vec"]
             transform = self.augmentation if split == "train" else None
             self.datasets[split] = GraphDataset(graphs, transform)
+
+    def _attach_node_features(self, num_species: int) -> tuple[list[str], list[float], list[float]]:
+        """Descriptors of every file (cached per file and spec list) as raw["node_features"],
+        standardised with training-split statistics (or `feature_stats` when evaluating)."""
+        if not self.node_feature_specs:
+            return [], [], []
+        cache = None if self.cache_dir is None else self.cache_dir / self.name / "features"
+        names: list[str] | None = None
+        for split in SPLITS:
+            for path, raw in zip(self.files[split], self.raw[split], strict=True):
+                values, cols = file_descriptors(
+                    path, self.reader, self.node_feature_specs, num_species, cache
+                )
+                if names is not None and cols != names:
+                    raise DatasetError(
+                        f"{path}: its descriptors differ from the other files' "
+                        f"({len(cols)} vs {len(names)} columns)"
+                    )
+                names = cols
+                raw["node_features"] = torch.from_numpy(values)
+        assert names is not None
+        if self.feature_stats is not None:
+            mean = np.asarray(self.feature_stats["mean"], dtype=np.float64)
+            std = np.asarray(self.feature_stats["std"], dtype=np.float64)
+            if mean.shape != (len(names),) or std.shape != (len(names),):
+                raise DatasetError(
+                    f"dataset.feature_stats hold {mean.shape[0]} descriptors, "
+                    f"dataset.node_features give {len(names)}"
+                )
+        else:
+            train = torch.cat([r["node_features"] for r in self.raw["train"]]).double()
+            mean = train.mean(dim=0).numpy()
+            std = train.std(dim=0).numpy()
+            std = np.where(std > 1e-12 * np.maximum(np.abs(mean), 1.0), std, 1.0)
+        m = torch.from_numpy(mean).float()
+        sd = torch.from_numpy(std).float()
+        for split in SPLITS:
+            for raw in self.raw[split]:
+                raw["node_features"] = (raw["node_features"] - m) / sd
+        return names, mean.tolist(), std.tolist()
 
     def _train_stats(self, idx: list[int]) -> tuple[np.ndarray, np.ndarray]:
         vals = []
@@ -408,6 +464,9 @@ class GlassDataModule(pl.LightningDataModule):
         y = raw["target"][info.time_indices].T.contiguous()
         mean = torch.tensor(info.target_mean, dtype=torch.float32)
         std = torch.tensor(info.target_std, dtype=torch.float32)
+        extra = {}
+        if "node_features" in raw:  # expert descriptors, [N, F] standardised
+            extra["node_features"] = raw["node_features"]
         return Data(
             x=torch.nn.functional.one_hot(species, info.num_species).float(),
             species=species,
@@ -418,6 +477,7 @@ class GlassDataModule(pl.LightningDataModule):
             y=(y - mean) / std,
             config_index=torch.tensor([config_index]),
             num_nodes=int(species.shape[0]),
+            **extra,
         )
 
     # ------------------------------------------------------------------ loaders

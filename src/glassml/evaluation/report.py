@@ -114,7 +114,7 @@ def format_table(report: Mapping[str, Any], species: Sequence[str] | None = None
 # --------------------------------------------------------------------------- plots
 
 
-def _save(fig: Any, path: str | os.PathLike[str]) -> None:
+def save_figure(fig: Any, path: str | os.PathLike[str]) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
 
@@ -148,7 +148,7 @@ def plot_pearson_vs_time(report: Mapping[str, Any], path: str | os.PathLike[str]
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("Pearson correlation")
     axes[1].legend(fontsize=8, loc="center left", bbox_to_anchor=(1.02, 0.5))
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
 
 
@@ -210,7 +210,7 @@ def plot_configuration(
         ax.set_ylim(0, box[1])
         ax.set_title(f"{name} ({where})")
         fig.colorbar(sc, ax=ax, shrink=0.8)
-    _save(fig, path)
+    save_figure(fig, path)
     plt.close(fig)
 
 

@@ -50,7 +50,8 @@ class BapstGNN(nn.Module):
     the reference does; `"one_hot"` feeds the one-hot vector. `edge_features` chooses
     the displacement alone (reference) or with the distance appended.
     `separate_heads` gives every time scale its own decoder MLP instead of a shared
-    decoder with `num_targets` outputs.
+    decoder with `num_targets` outputs. `num_node_features` > 0 appends
+    `batch.node_features` (expert descriptors) to the node input.
     """
 
     def __init__(
@@ -67,6 +68,7 @@ class BapstGNN(nn.Module):
         n_rbf: int = 16,
         rbf_cutoff: float = 2.0,
         layer_norm: bool = False,
+        num_node_features: int = 0,
     ) -> None:
         super().__init__()
         if node_features not in NODE_FEATURES:
@@ -79,6 +81,9 @@ class BapstGNN(nn.Module):
         self.node_features = node_features
         self.edge_features = edge_features
         node_in = 1 if node_features == "type" else num_species
+        # expert descriptors (dataset.node_features) are concatenated to the node input
+        self.num_node_features = int(num_node_features)
+        node_in += self.num_node_features
         edge_in = {"displacement": dim, "displacement_distance": dim + 1}.get(
             edge_features, dim + n_rbf
         )
@@ -118,6 +123,16 @@ class BapstGNN(nn.Module):
                 nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
                 nn.init.zeros_(module.bias)
 
+    def _node_input(self, batch: Batch) -> torch.Tensor:
+        """Species (index or one-hot), with the descriptors appended when configured."""
+        if self.node_features == "type":
+            x_in = batch.species.to(batch.edge_attr.dtype).unsqueeze(1)
+        else:
+            x_in = batch.x
+        if self.num_node_features:
+            x_in = torch.cat([x_in, batch.node_features.to(x_in.dtype)], dim=1)
+        return x_in
+
     def _edge_input(self, edge_attr: torch.Tensor) -> torch.Tensor:
         """The configured edge features from `edge_attr` = (displacement, distance)."""
         if self.edge_features == "displacement":
@@ -142,10 +157,7 @@ class BapstGNN(nn.Module):
         the E >> N edges; received messages are summed with a segment reduction, since
         edges come sorted by receiver (falling back to `index_add` when they are not).
         """
-        if self.node_features == "type":
-            x_in = batch.species.to(batch.edge_attr.dtype).unsqueeze(1)
-        else:
-            x_in = batch.x
+        x_in = self._node_input(batch)
         src, dst = batch.edge_index
         num_nodes = x_in.shape[0]
         x_enc = self.node_enc_norm(self.node_encoder(x_in))
@@ -172,10 +184,7 @@ class BapstGNN(nn.Module):
 
     def reference_forward(self, batch: Batch) -> torch.Tensor:
         """Straightforward version of `forward` (explicit concatenations), for testing."""
-        if self.node_features == "type":
-            x_in = batch.species.to(batch.edge_attr.dtype).unsqueeze(1)
-        else:
-            x_in = batch.x
+        x_in = self._node_input(batch)
         src, dst = batch.edge_index
         x_enc = self.node_enc_norm(self.node_encoder(x_in))
         e_enc = self.edge_enc_norm(self.edge_encoder(self._edge_input(batch.edge_attr)))

@@ -203,15 +203,19 @@ def graph(data: dict[str, Any], i: int) -> tuple[np.ndarray, np.ndarray, np.ndar
     a, b = data["node_offsets"][i], data["node_offsets"][i + 1]
     pos = data["node_pos"][a:b].astype(np.int64)
     feat = data["node_feat"][a:b].astype(np.float32)
-    key = {(int(py), int(px)): n for n, (py, px) in enumerate(pos)}
+    # look the four neighbours up in a dense window holding each site's node index
+    lo = pos.min(0) - 1 if len(pos) else np.zeros(2, np.int64)
+    span = pos.max(0) - lo + 2 if len(pos) else np.ones(2, np.int64)
+    grid = np.full(tuple(span), -1, np.int64)
+    local = pos - lo
+    grid[local[:, 0], local[:, 1]] = np.arange(len(pos))
     src, dst = [], []
-    for n, (py, px) in enumerate(pos):
-        for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
-            m = key.get((int(py) + dy, int(px) + dx))
-            if m is not None:
-                src.append(n)
-                dst.append(m)
-    return feat, pos, np.array([src, dst], dtype=np.int64).reshape(2, -1)
+    for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        nb = grid[local[:, 0] + dy, local[:, 1] + dx]
+        has = nb >= 0
+        src.append(np.flatnonzero(has))
+        dst.append(nb[has])
+    return feat, pos, np.stack([np.concatenate(src), np.concatenate(dst)]).astype(np.int64)
 
 
 def to_pyg(data: dict[str, Any]) -> list:
@@ -235,6 +239,50 @@ def to_pyg(data: dict[str, Any]) -> list:
 
 
 # ----------------------------------------------------------------------------- baseline
+
+
+#: Features that are counts or lengths, spanning decades: modelled through log(1 + x).
+LOG_FEATURES = (
+    "size",
+    "perimeter",
+    "gyration_radius",
+    "nearest_domain_distance",
+    "nearest_domain_size",
+    "domains_nearby",
+)
+
+
+def log_counts(x: np.ndarray, names: list[str]) -> np.ndarray:
+    """Copy of the feature matrix with `LOG_FEATURES` columns mapped to log(1 + x)."""
+    out = np.array(x, dtype=np.float64)
+    for k, name in enumerate(names):
+        if name in LOG_FEATURES:
+            out[:, k] = np.log1p(out[:, k])
+    return out
+
+
+def latest_snapshots(
+    meta: np.ndarray, fraction: float, before: np.ndarray | None = None
+) -> np.ndarray:
+    """Mask of each run's latest `fraction` of samples by snapshot, outside `before` (>= 1).
+
+    Held-out sets are later snapshots rather than random samples: the same domain appears
+    in consecutive snapshots, so a random split would leak it between train and test.
+    """
+    taken = np.zeros(len(meta), bool) if before is None else before
+    out = np.zeros(len(meta), bool)
+    if fraction <= 0:
+        return out
+    for r in np.unique(meta[:, 0]):
+        m = (meta[:, 0] == r) & ~taken
+        if not m.any():
+            continue
+        cut = np.quantile(meta[m, 1], 1 - fraction)
+        chosen = m & (meta[:, 1] > cut)
+        if not chosen.any():  # few snapshots: at least the latest one
+            chosen = m & (meta[:, 1] == meta[m, 1].max())
+        out |= chosen
+    return out
 
 
 def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
@@ -268,14 +316,8 @@ def evaluate_fate(data: dict[str, Any], test_fraction: float = 0.3) -> dict[str,
     the fate beyond what the size already says.
     """
     x, y, meta = data["x"].astype(float), data["y"].astype(float), data["meta"]
-    test = np.zeros(len(y), bool)
-    for r in np.unique(meta[:, 0]):
-        m = meta[:, 0] == r
-        cut = np.quantile(meta[m, 1], 1 - test_fraction)
-        test |= m & (meta[:, 1] > cut)
-    xt = x.copy()
-    for k in (0, 1, 2, 5, 6, 7):
-        xt[:, k] = np.log1p(xt[:, k])
+    test = latest_snapshots(meta, test_fraction)
+    xt = log_counts(x, list(FEATURES))
 
     def design(cols: list[int]) -> np.ndarray:
         z = xt[:, cols]

@@ -25,6 +25,7 @@ from glassml.sorting import kernel as K
 from glassml.sorting.analysis import committor, resolve_fates, stationary_mean
 from glassml.sorting.onsager import G_C, cnt_critical_size, coexisting_densities, line_tension
 from glassml.sorting.params import SortingParams
+from glassml.sorting.tracking import log_run
 
 log = logging.getLogger("glassml.sorting")
 
@@ -480,6 +481,7 @@ def run_sorting(cfg: DictConfig) -> dict[str, Any]:
             ) from err
     config = OmegaConf.to_container(cfg, resolve=True)
     summary = simulate(p, out, config=config)
+    log_run(summary, Path(out), cfg.get("tracking") or {})
     st = summary["stationary"]
     log.info(
         "%s: density %.4f +- %.4f, domains %.1f +- %.1f, residence %s, n_c %.1f",

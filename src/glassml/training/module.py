@@ -18,8 +18,53 @@ from torch_geometric.data import Batch
 
 from glassml.data.datamodule import DataInfo
 from glassml.training.metrics import SpeciesPearson
+from glassml.training.optim import optimizer_config
 
 NetFactory = Callable[..., nn.Module]
+
+LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "mse": nn.functional.mse_loss,
+    "mae": nn.functional.l1_loss,  # GlassMLP
+}
+
+
+def spatial_correlation_loss(preds: torch.Tensor, batch: Batch, mask: torch.Tensor) -> torch.Tensor:
+    """|Var(smoothed prediction) - Var(smoothed target)|, per configuration and time, averaged.
+
+    The GlassMLP idea: a per-particle loss alone under-predicts spatial correlations of
+    the propensity. Smoothing each field over a particle's graph neighbours (the
+    `mask`ed ones, itself included) and matching the
+    variance of the smoothed fields matches the correlation function integrated up to the
+    graph cut-off.
+    """
+    src, dst = batch.edge_index
+    n = preds.shape[0]
+    m = mask.to(preds.dtype)
+    w = m[src] * (src != dst).to(preds.dtype)  # the particle itself is added once below
+    count = torch.zeros(n, dtype=preds.dtype, device=preds.device).index_add(0, dst, w) + m
+    count = count.clamp_min(1.0).unsqueeze(1)
+
+    def smooth(v: torch.Tensor) -> torch.Tensor:
+        acc = torch.zeros_like(v).index_add(0, dst, v[src] * w.unsqueeze(1))
+        return (acc + v * m.unsqueeze(1)) / count
+
+    graph = batch.batch[mask]
+    n_graphs = int(batch.num_graphs)
+    ones = torch.ones(graph.shape[0], 1, dtype=preds.dtype, device=preds.device)
+    size = torch.zeros(n_graphs, 1, dtype=preds.dtype, device=preds.device).index_add(
+        0, graph, ones
+    )
+    size = size.clamp_min(1.0)
+
+    def variance(v: torch.Tensor) -> torch.Tensor:
+        mean = torch.zeros(n_graphs, v.shape[1], dtype=v.dtype, device=v.device)
+        mean = mean.index_add(0, graph, v) / size
+        dev = (v - mean[graph]) ** 2
+        return torch.zeros_like(mean).index_add(0, graph, dev) / size
+
+    var_p = variance(smooth(preds)[mask])
+    var_y = variance(smooth(batch.y)[mask])
+    return (var_p - var_y).abs().mean()
 
 
 class PropensityModule(pl.LightningModule):
@@ -40,14 +85,25 @@ class PropensityModule(pl.LightningModule):
         scheduler: Callable[..., Any] | None = None,
         scheduler_interval: str = "epoch",
         scheduler_monitor: str = "val/loss",
+        loss: str = "mse",
+        spatial_weight: float = 0.0,
     ) -> None:
         super().__init__()
+        if loss not in LOSSES:
+            raise ValueError(f"model.loss={loss!r}: expected one of {sorted(LOSSES)}")
+        if spatial_weight < 0:
+            raise ValueError(f"model.spatial_weight={spatial_weight}: must be >= 0")
+        self.loss_name = loss
+        self.spatial_weight = float(spatial_weight)
         info = data_info if isinstance(data_info, DataInfo) else DataInfo.from_dict(data_info)
         self.info = info
         if isinstance(net, nn.Module):
             self.net = net
         else:
-            self.net = net(dim=info.dim, num_species=info.num_species, num_targets=info.num_targets)
+            extra = {"num_node_features": info.num_node_features} if info.num_node_features else {}
+            self.net = net(
+                dim=info.dim, num_species=info.num_species, num_targets=info.num_targets, **extra
+            )
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.scheduler_interval = scheduler_interval
@@ -77,17 +133,35 @@ class PropensityModule(pl.LightningModule):
 
     def _loss(self, preds: torch.Tensor, batch: Batch) -> torch.Tensor:
         mask = torch.isin(batch.species, self.train_species)
-        return nn.functional.mse_loss(preds[mask], batch.y[mask])
+        loss = LOSSES[self.loss_name](preds[mask], batch.y[mask])
+        if self.spatial_weight > 0:
+            loss = loss + self.spatial_weight * spatial_correlation_loss(preds, batch, mask)
+        return loss
 
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+    def on_fit_start(self) -> None:
+        """Closed-form models (ridge) are fitted here, on the datamodule's training split."""
+        fit = getattr(self.net, "fit_closed_form", None)
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if fit is not None and datamodule is not None:
+            fit(datamodule)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
         loss = self._loss(self(batch), batch)
         self.log("train/loss", loss, on_step=True, on_epoch=True, batch_size=batch.num_graphs)
+        if getattr(self.net, "closed_form", False):
+            return None  # fitted in on_fit_start: no gradient steps
         return loss
+
+    def on_train_epoch_end(self) -> None:
+        if getattr(self.net, "closed_form", False):
+            self.trainer.should_stop = True  # one epoch: validation, checkpoint, done
 
     def _eval_step(self, batch: Batch, stage: str) -> None:
         preds = self(batch)
         loss = self._loss(preds, batch)
-        self.log(f"{stage}/loss", loss, on_epoch=True, batch_size=batch.num_graphs)
+        # sync_dist: under DDP the epoch loss is averaged over all ranks, not rank 0's shard
+        # (the Pearson metrics sync their own states)
+        self.log(f"{stage}/loss", loss, on_epoch=True, batch_size=batch.num_graphs, sync_dist=True)
         self.metrics[stage].update(preds, batch.y, batch.species, batch.batch)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
@@ -123,19 +197,13 @@ class PropensityModule(pl.LightningModule):
     # ------------------------------------------------------------------ optimisation
 
     def configure_optimizers(self) -> Any:
-        optimizer = self.optimizer_factory(params=self.parameters())
-        if self.scheduler_factory is None:
-            return optimizer
-        scheduler = self.scheduler_factory(optimizer=optimizer)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {
-                "scheduler": scheduler,
-                "interval": self.scheduler_interval,
-                "monitor": self.scheduler_monitor,
-                "frequency": 1,
-            },
-        }
+        return optimizer_config(
+            self.parameters(),
+            self.optimizer_factory,
+            self.scheduler_factory,
+            self.scheduler_interval,
+            self.scheduler_monitor,
+        )
 
     # ------------------------------------------------------------------ checkpoints
 

@@ -20,6 +20,9 @@ from glassml.evaluation.report import format_table, report_dict, scores_from_log
 from glassml.models.bapst import count_parameters
 from glassml.training.config import save_resolved_config, to_container
 from glassml.training.module import PropensityModule
+from glassml.training.pruning import missing_metric
+from glassml.training.resume import ResumeState, resolve_checkpoint
+from glassml.training.tracking import log_run_artifacts
 
 log = logging.getLogger(__name__)
 
@@ -33,11 +36,29 @@ def instantiate_group(group: DictConfig | None) -> list[Any]:
 
 def _finish_wandb(loggers: list[Any]) -> None:
     """Close W&B runs, so that sweeps and tests do not leak a live run into the next job."""
-    for lg in loggers:
-        if type(lg).__name__ == "WandbLogger":
-            import wandb
+    from pytorch_lightning.loggers import WandbLogger
 
-            wandb.finish()
+    if any(isinstance(lg, WandbLogger) for lg in loggers):
+        import wandb
+
+        wandb.finish()
+
+
+def objective_value(cfg: DictConfig, trainer: pl.Trainer, metrics: dict[str, Any]) -> float | None:
+    """The value a sweeper optimises: `optimized_metric` at the best checkpoint.
+
+    When the checkpoint callback monitors the same metric, its best score (the model that
+    is kept and tested); otherwise the last logged value. A clear error when never logged.
+    """
+    name = cfg.get("optimized_metric")
+    if not name:
+        return None
+    ckpt = trainer.checkpoint_callback
+    if ckpt is not None and ckpt.monitor == name and ckpt.best_model_score is not None:
+        return float(ckpt.best_model_score)
+    if name not in metrics:
+        raise missing_metric(name, metrics, "optimized_metric")
+    return metrics[name]
 
 
 def test_report(
@@ -67,7 +88,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
     Writes into `cfg.paths.output_dir`: `config_resolved.yaml`, checkpoints (by the
     checkpoint callback), logger files and `test_metrics.json` (Pearson per time and
-    species, model and local-density baseline). Returns the final logged metrics.
+    species, model and local-density baseline). Returns the final logged metrics, where
+    `optimized_metric` holds the value a sweeper optimises (see `objective_value`).
     """
     pl.seed_everything(cfg.seed, workers=True)
     out_dir = Path(cfg.paths.output_dir)
@@ -83,7 +105,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     n_params = count_parameters(module.net)
     log.info("model %s: %d parameters", type(module.net).__name__, n_params)
 
-    callbacks = instantiate_group(cfg.get("callbacks"))
+    # RNG states and the W&B run id go into every checkpoint: `ckpt_path=last` resumes exactly
+    callbacks = [*instantiate_group(cfg.get("callbacks")), ResumeState()]
     loggers = instantiate_group(cfg.get("logger"))
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     try:
@@ -91,10 +114,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             lg.log_hyperparams({**resolved, "n_params": n_params})
 
         if cfg.get("train", True):
-            trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            dirs = [cb.dirpath for cb in trainer.checkpoint_callbacks]
+            ckpt_path = resolve_checkpoint(cfg.get("ckpt_path"), dirs)
+            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
         metrics: dict[str, Any] = {k: float(v) for k, v in trainer.callback_metrics.items()}
+        objective = None
+        if cfg.get("train", True) and not trainer.fast_dev_run:
+            objective = objective_value(cfg, trainer, metrics)
 
-        if cfg.get("test", True) and datamodule.files["test"]:
+        if cfg.get("test", True) and len(datamodule.datasets["test"]):
             best = getattr(trainer.checkpoint_callback, "best_model_path", "") or None
             if best:
                 log.info("testing the best checkpoint %s", best)
@@ -102,16 +130,24 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 log.info("no best checkpoint (e.g. fast_dev_run): testing the current weights")
             trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
             metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
-            report = test_report(trainer, datamodule, cfg.get("baseline_radius"))
+            custom_report = getattr(module, "test_report", None)  # tasks other than propensity
+            if custom_report is not None:
+                report = custom_report(trainer, datamodule)
+            else:
+                report = test_report(trainer, datamodule, cfg.get("baseline_radius"))
             report["n_params"] = n_params
             report["best_checkpoint"] = best
-            write_json(out_dir / "test_metrics.json", report)
-            table = format_table(report)
-            print(table, flush=True)
+            table = module.format_report(report) if custom_report else format_table(report)
+            if trainer.is_global_zero:  # under DDP every rank has the same gathered report
+                write_json(out_dir / "test_metrics.json", report)
+                print(table, flush=True)
             for lg in trainer.loggers:
-                if type(lg).__name__ == "WandbLogger":
+                if isinstance(lg, pl.loggers.WandbLogger):
                     lg.experiment.summary["test_report"] = report
+        log_run_artifacts(trainer, datamodule)
         log.info("run directory: %s", out_dir)
+        if objective is not None:  # what `glassml-train` returns to a sweeper
+            metrics[cfg.optimized_metric] = objective
         return metrics
     finally:
         _finish_wandb(trainer.loggers)

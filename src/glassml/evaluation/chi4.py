@@ -1,0 +1,116 @@
+"""Dynamic susceptibility chi4(t) from propensities, true and predicted.
+
+Definition used throughout glassml (the mobility-overlap fluctuation of the GlassBench
+roadmap, written for propensities so that it applies to predictions as well):
+
+* a particle is *immobile* at time t when its propensity is below a threshold a(t):
+  w_i(t) = 1 if p_i(t) < a(t), else 0;
+* the overlap of configuration c is Q_c(t) = (1/N_s) sum_i w_i(t), over the N_s
+  particles of the chosen species;
+* chi4(t) = N_s * Var_c[Q_c(t)], the variance across configurations (ddof = 1).
+
+The threshold is, by default, the `quantile` (0.5: the median) of the propensities of
+all configurations together, taken separately for the true and for the predicted
+values. Matching quantiles makes the two chi4 comparable although regression models
+compress their predictions towards the mean; it measures whether a model reproduces the
+configuration-to-configuration fluctuations of mobility. An absolute `threshold`
+(same units as the targets) applies one fixed a to both instead.
+
+For independent Bernoulli mobilities with P(w = 1) = q, chi4 = q (1 - q) exactly
+(tests check it); collective (heterogeneous) dynamics makes it larger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def chi4_from_mobility(w: np.ndarray) -> np.ndarray:
+    """chi4 from binary mobilities w [C, N_s] or [C, N_s, T]: N_s * Var_c(mean_i w)."""
+    w = np.asarray(w, dtype=np.float64)
+    if w.ndim not in (2, 3):
+        raise ValueError(f"mobilities must be [configs, particles(, times)], got {w.shape}")
+    if w.shape[0] < 2:
+        raise ValueError("chi4 needs at least two configurations")
+    q = w.mean(axis=1)
+    return w.shape[1] * q.var(axis=0, ddof=1)
+
+
+def overlap(
+    prop: np.ndarray, quantile: float | None = 0.5, threshold: float | None = None
+) -> np.ndarray:
+    """Immobile indicator w [C, N_s, T] from propensities [C, N_s, T] (see module doc)."""
+    prop = np.asarray(prop, dtype=np.float64)
+    if threshold is not None:
+        a = np.full(prop.shape[-1], float(threshold))
+    else:
+        if quantile is None or not 0.0 < quantile < 1.0:
+            raise ValueError(f"chi4 quantile must be in (0, 1), got {quantile}")
+        a = np.quantile(prop.reshape(-1, prop.shape[-1]), quantile, axis=0)
+    return (prop < a).astype(np.float64)
+
+
+@dataclass
+class Chi4Result:
+    """chi4 per time scale [T] for truth and prediction, and their ratio."""
+
+    true: np.ndarray
+    pred: np.ndarray
+    mean_overlap_true: np.ndarray
+    mean_overlap_pred: np.ndarray
+
+    @property
+    def ratio(self) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return self.pred / self.true
+
+    def to_dict(self) -> dict[str, list[float | None]]:
+        def clean(a: np.ndarray) -> list[float | None]:
+            return [None if not np.isfinite(v) else round(float(v), 6) for v in a]
+
+        return {
+            "true": clean(self.true),
+            "pred": clean(self.pred),
+            "ratio": clean(self.ratio),
+            "mean_overlap_true": clean(self.mean_overlap_true),
+            "mean_overlap_pred": clean(self.mean_overlap_pred),
+        }
+
+
+def stack_species(
+    values: np.ndarray, species: np.ndarray, config_index: np.ndarray, s: int
+) -> np.ndarray:
+    """[n, T] per-particle values -> [C, N_s, T] for species s; equal N_s per configuration."""
+    m = species == s
+    cfg = config_index[m]
+    order = np.argsort(cfg, kind="stable")
+    cfg = cfg[order]
+    counts = np.bincount(cfg)
+    counts = counts[counts > 0]
+    if counts.size == 0:
+        raise ValueError(f"no particles of species {s}")
+    if np.any(counts != counts[0]):
+        raise ValueError(
+            f"chi4 needs the same number of species-{s} particles in every configuration, "
+            f"found {sorted(set(counts.tolist()))}"
+        )
+    return values[m][order].reshape(counts.size, counts[0], -1)
+
+
+def chi4(
+    true: np.ndarray,
+    pred: np.ndarray,
+    quantile: float | None = 0.5,
+    threshold: float | None = None,
+) -> Chi4Result:
+    """chi4(t) of true and predicted propensities, both [C, N_s, T]."""
+    wt = overlap(true, quantile, threshold)
+    wp = overlap(pred, quantile, threshold)
+    return Chi4Result(
+        chi4_from_mobility(wt),
+        chi4_from_mobility(wp),
+        wt.mean(axis=(0, 1)),
+        wp.mean(axis=(0, 1)),
+    )

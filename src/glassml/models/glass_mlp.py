@@ -1,0 +1,80 @@
+"""GlassMLP (Jung, Biroli, Berthier, PRL 130, 238202 (2023); GlassBench roadmap): an MLP
+on coarse-grained expert descriptors with a 2-unit bottleneck.
+
+Per species: descriptors -> Dense(2, ELU) -> Dense(10, ELU) -> Dense(10, ELU) -> one output
+per time scale. The narrow bottleneck is the model's point: the prediction is a smooth
+function of two learned structural order parameters, which can be read and plotted.
+The loss (MAE, optional spatial-correlation term) lives in PropensityModule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch_geometric.data import Batch
+
+
+def elu_mlp(n_in: int, sizes: Sequence[int]) -> nn.Sequential:
+    """Linear layers with ELU after every one but the last."""
+    layers: list[nn.Module] = []
+    for k, n_out in enumerate(sizes):
+        layers.append(nn.Linear(n_in, n_out))
+        if k < len(sizes) - 1:
+            layers.append(nn.ELU())
+        n_in = n_out
+    return nn.Sequential(*layers)
+
+
+def node_features(batch: Batch, expected: int, model: str) -> torch.Tensor:
+    """`batch.node_features`, or an error saying how to configure the descriptors."""
+    x = getattr(batch, "node_features", None)
+    if expected <= 0 or x is None:
+        raise ValueError(
+            f"{model} needs expert descriptors: set dataset.node_features (e.g. features=glass_mlp)"
+        )
+    if x.shape[1] != expected:
+        raise ValueError(f"{model} was built for {expected} descriptors, got {x.shape[1]}")
+    return x
+
+
+class GlassMLP(nn.Module):
+    """Per-particle regression from `batch.node_features` [N, F], one MLP per species."""
+
+    def __init__(
+        self,
+        dim: int = 3,
+        num_species: int = 2,
+        num_targets: int = 1,
+        num_node_features: int = 0,
+        bottleneck: int = 2,
+        hidden: Sequence[int] = (10, 10),
+        per_species: bool = True,
+    ) -> None:
+        super().__init__()
+        # built even without descriptors (config checks compose models with placeholder
+        # data); forward then stops with the fix
+        self.num_node_features = int(num_node_features)
+        self.dim = dim
+        self.per_species = per_species
+        sizes = [bottleneck, *hidden, num_targets]
+        n_nets = num_species if per_species else 1
+        self.nets = nn.ModuleList([elu_mlp(num_node_features, sizes) for _ in range(n_nets)])
+
+    def bottleneck(self, batch: Batch) -> torch.Tensor:
+        """The 2 learned order parameters of every particle, [N, bottleneck] (after ELU)."""
+        x = node_features(batch, self.num_node_features, "GlassMLP")
+        outs = torch.stack([net[:2](x) for net in self.nets], dim=1)
+        return self._pick(outs, batch)
+
+    def _pick(self, outs: torch.Tensor, batch: Batch) -> torch.Tensor:
+        if not self.per_species:
+            return outs[:, 0]
+        idx = batch.species.clamp(max=len(self.nets) - 1)
+        return outs[torch.arange(outs.shape[0], device=outs.device), idx]
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        x = node_features(batch, self.num_node_features, "GlassMLP")
+        outs = torch.stack([net(x) for net in self.nets], dim=1)  # [N, S, T]
+        return self._pick(outs, batch)

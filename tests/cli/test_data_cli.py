@@ -1,0 +1,267 @@
+"""glassml-data: offline download tests against a loopback HTTP server with Range support.
+
+The archive is built here in the GlassBench layout (GlassBench.zip > KA_models/T0.44.tar.gz
+> train/ and test/ .npz files); the tests cover verification, the pooch cache, resume of
+an interrupted download, checksum failure, a truncated archive, and training on the
+extracted data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import subprocess
+import sys
+import tarfile
+import threading
+import zipfile
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from glassml.cli.data import translate_argv
+from glassml.data.download import DownloadError, download, expand_files
+from glassml.data.synthetic import write_synthetic_dataset
+
+from ..hydra_helpers import compose_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+class FileServer:
+    """Serves `files` (path -> bytes) on 127.0.0.1 with HTTP Range; can cut a response."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.cut_after: dict[str, int] = {}  # path -> bytes sent before the connection drops
+        self.requests: list[tuple[str, str | None]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                rng = self.headers.get("Range")
+                server.requests.append((path, rng))
+                data = server.files.get(path)
+                if data is None:
+                    self.send_error(404)
+                    return
+                start = 0
+                if rng:
+                    start = int(rng.removeprefix("bytes=").split("-")[0])
+                    if start >= len(data):
+                        self.send_response(416)
+                        self.send_header("Content-Range", f"bytes */{len(data)}")
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                    self.send_response(206)
+                    self.send_header("Content-Range", f"bytes {start}-{len(data) - 1}/{len(data)}")
+                else:
+                    self.send_response(200)
+                body = data[start:]
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                cut = server.cut_after.pop(path, None)
+                if cut is not None:
+                    self.wfile.write(body[:cut])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.connection.shutdown(2)
+                    return
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def gets(self, path: str) -> list[str | None]:
+        return [r for p, r in self.requests if p == path]
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def glassbench_zip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """GlassBench.zip with GlassBench/KA_models/T0.44.tar.gz holding T0.44/{train,test}/."""
+    src = tmp_path_factory.mktemp("gb_src") / "T0.44"
+    write_synthetic_dataset(src, n_configs=6, n_particles=48, layout="glassbench", n_times=10)
+    tar_buf = io.BytesIO()
+    with tarfile.open(fileobj=tar_buf, mode="w:gz") as tf:
+        tf.add(src, arcname="T0.44")
+    zip_buf = io.BytesIO()
+    with zipfile.ZipFile(zip_buf, "w") as zf:
+        zf.writestr("GlassBench/KA_models/T0.44.tar.gz", tar_buf.getvalue())
+        zf.writestr("GlassBench/README.txt", "synthetic test archive\n")
+    return zip_buf.getvalue()
+
+
+@pytest.fixture
+def server(glassbench_zip: bytes):
+    s = FileServer()
+    s.files["/GlassBench.zip"] = glassbench_zip
+    yield s
+    s.close()
+
+
+def _opts(server: FileServer, dest: Path, **kw) -> dict:
+    opts = {
+        "name": "glassbench",
+        "dest": dest,
+        "base_url": server.url,
+        "url_suffix": "?download=1",
+        "files": [{"name": "GlassBench.zip", "extract": True}],
+        "registry": {"GlassBench.zip": None},
+        "nested": ["KA_models/*.tar.gz"],
+        "expect": ["KA_models/T*/train/*.npz", "KA_models/T*/test/*.npz"],
+        "progressbar": False,
+    }
+    opts.update(kw)
+    return opts
+
+
+def _sha(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def test_translate_argv() -> None:
+    assert translate_argv(["download", "glassbench", "progress=false"]) == [
+        "download=glassbench",
+        "progress=false",
+    ]
+    assert translate_argv(["download=bapst"]) == ["download=bapst"]
+
+
+def test_expand_files_ranges_and_limit() -> None:
+    files = [{"name": "train/a_{i}.pickle", "range": [1, 400]}, {"name": "x.zip"}]
+    out = expand_files(files, "https://h/p/", "", {"x.zip": "md5:00"}, limit=2)
+    assert [f.name for f in out] == ["train/a_1.pickle", "train/a_2.pickle", "x.zip"]
+    assert out[0].url == "https://h/p/train/a_1.pickle" and out[0].known_hash is None
+    assert out[2].known_hash == "md5:00"
+
+
+def test_download_verifies_extracts_and_caches(server, glassbench_zip, tmp_path) -> None:
+    dest = tmp_path / "glassbench"
+    man = download(**_opts(server, dest, registry={"GlassBench.zip": _sha(glassbench_zip)}))
+    assert man["files"][0]["verified"] is True
+    assert len(list((dest / "KA_models" / "T0.44" / "train").glob("*.npz"))) == 4
+    assert len(list((dest / "KA_models" / "T0.44" / "test").glob("*.npz"))) == 2
+    assert not (dest / "KA_models" / "T0.44.tar.gz").exists()  # nested archive removed
+    n = len(server.requests)
+    download(**_opts(server, dest, registry={"GlassBench.zip": _sha(glassbench_zip)}))
+    assert len(server.requests) == n  # verified file in the cache: no new request
+
+
+def test_interrupted_download_resumes(server, glassbench_zip, tmp_path, monkeypatch) -> None:
+    import glassml.data.download as dl
+
+    monkeypatch.setattr(dl, "CHUNK", 1024)  # the chunk in flight when the link drops is lost
+    dest = tmp_path / "glassbench"
+    half = len(glassbench_zip) // 2
+    server.cut_after["/GlassBench.zip"] = half
+    opts = _opts(server, dest, registry={"GlassBench.zip": _sha(glassbench_zip)})
+    with pytest.raises(DownloadError, match="run the same command again to resume"):
+        download(**opts)
+    part = dest / "GlassBench.zip.part"
+    kept = part.stat().st_size
+    assert half - 1024 < kept <= half
+    assert not (dest / "GlassBench.zip").exists()
+    download(**opts)
+    assert server.gets("/GlassBench.zip")[-1] == f"bytes={kept}-"
+    assert (dest / "GlassBench.zip").read_bytes() == glassbench_zip
+    assert not part.exists()
+    assert any((dest / "KA_models" / "T0.44" / "test").glob("*.npz"))
+
+
+def test_checksum_mismatch_is_never_used(server, tmp_path) -> None:
+    dest = tmp_path / "glassbench"
+    opts = _opts(server, dest, registry={"GlassBench.zip": "sha256:" + "0" * 64})
+    with pytest.raises(DownloadError, match="checksum mismatch for GlassBench.zip"):
+        download(**opts)
+    assert (dest / "GlassBench.zip.corrupt").is_file()
+    assert not (dest / "GlassBench.zip").exists()
+    assert not (dest / "GlassBench.zip.part").exists()
+    assert not (dest / "KA_models").exists()
+
+
+def test_truncated_archive_is_kept_for_resume(server, glassbench_zip, tmp_path) -> None:
+    """A server that ends the file early (no size, no hash known): the archive fails to
+    open, is renamed back to .part, and the next run resumes it instead of trusting it."""
+    dest = tmp_path / "glassbench"
+    k = len(glassbench_zip) * 2 // 3
+    server.files["/GlassBench.zip"] = glassbench_zip[:k]
+    with pytest.raises(DownloadError, match="corrupt or truncated"):
+        download(**_opts(server, dest))
+    assert (dest / "GlassBench.zip.part").stat().st_size == k
+    assert not (dest / "GlassBench.zip").exists()
+    server.files["/GlassBench.zip"] = glassbench_zip
+    download(**_opts(server, dest))
+    assert server.gets("/GlassBench.zip")[-1] == f"bytes={k}-"
+    assert any((dest / "KA_models" / "T0.44" / "train").glob("*.npz"))
+
+
+def test_layout_mismatch_and_required_hash(server, tmp_path) -> None:
+    with pytest.raises(DownloadError, match="download.expect"):
+        download(**_opts(server, tmp_path / "a", expect=["KA2D_models/T*/train/*.npz"]))
+    n = len(server.requests)
+    with pytest.raises(DownloadError, match="require_hash"):
+        download(**_opts(server, tmp_path / "b", require_hash=True))
+    assert len(server.requests) == n
+
+
+def test_cli_download_then_train(server, tmp_path) -> None:
+    """`glassml-data download glassbench` into data/, then the GlassBench experiment trains."""
+    data_dir = tmp_path / "data"
+    env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "glassml.cli.data",
+            "download",
+            "glassbench",
+            f"download.base_url={server.url}",
+            f"paths.data_dir={data_dir}",
+            f"hydra.run.dir={tmp_path / 'run'}",
+            "progress=false",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert "UNVERIFIED GlassBench.zip" in res.stdout + res.stderr
+    manifest = data_dir / "glassbench" / ".glassml-download-glassbench.json"
+    assert '"verified": false' in manifest.read_text()
+
+    from glassml.training.train import train
+
+    cfg = compose_config(
+        "train",
+        [
+            "experiment=glassbench/ka3d_T044",
+            f"paths.data_dir={data_dir}",
+            "model=bapst_quick",
+            "model.net.hidden=8",
+            "trainer=cpu",
+            "trainer.fast_dev_run=true",
+            "logger=csv",
+            "callbacks.rich_progress_bar=null",
+        ],
+        tmp_path / "train",
+    )
+    assert cfg.dataset.root.endswith("glassbench/KA_models/T0.44")
+    train(cfg)
+    assert (tmp_path / "train" / "test_metrics.json").is_file()

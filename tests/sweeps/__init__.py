@@ -1,0 +1,1 @@
+"""Sweeps (Optuna sweeper plugin), launchers (joblib, submitit) and their configs."""
