@@ -70,7 +70,7 @@ class ResumeState(pl.Callback):
             return
         dirpath = trainer.checkpoint_callbacks[0].dirpath
         if dirpath:
-            trainer.save_checkpoint(str(Path(dirpath) / LAST))
+            trainer.save_checkpoint(str(Path(dirpath) / LAST), weights_only=False)
 
     def on_save_checkpoint(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
