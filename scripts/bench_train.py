@@ -159,6 +159,9 @@ def main() -> None:
     parser.add_argument(
         "--compile-cpu", action="store_true", help="also time torch.compile on CPU (slow)"
     )
+    parser.add_argument(
+        "--devices", default=None, help="comma-separated (cpu, cuda); default: cpu and any GPU"
+    )
     args = parser.parse_args()
 
     torch.manual_seed(0)
@@ -181,6 +184,10 @@ def main() -> None:
     )
     batch = make_batch(pos, box, types, args.cutoff)
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    if args.devices:
+        devices = args.devices.split(",")
+        if "cuda" in devices and not torch.cuda.is_available():
+            raise SystemExit("--devices asks for cuda but torch sees no GPU")
     wanted = set(args.models.split(","))
     unknown = wanted - {"bapst", "se3"}
     if unknown:
