@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 from glassml.cli.simulate import simulate
 from glassml.sorting.tracking import flat_scalars
 from tests.hydra_helpers import compose_config
+from tests.wandb_helpers import wait_for_record
 
 
 def test_flat_scalars_keep_numbers_only():
@@ -45,14 +44,7 @@ def test_sorting_run_logged_offline_to_wandb(tmp_path, monkeypatch):
     simulate(cfg)
     runs = list((out / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
-    # offline runs keep config and summary in the run's .wandb record file, which the
-    # wandb service finishes writing shortly after wandb.finish() returns
-    record_file = next(runs[0].glob("run-*.wandb"))
-    for _ in range(60):
-        record = record_file.read_bytes()
-        if b"stationary/density/mean" in record:
-            break
-        time.sleep(0.5)
+    record = wait_for_record(runs[0], b"stationary/density/mean")
     assert b"stationary/density/mean" in record and b"test-group" in record
     pngs = {p.stem for p in out.glob("*.png")}
     logged = {p.stem.rsplit("_", 2)[0] for p in runs[0].rglob("media/images/*.png")}

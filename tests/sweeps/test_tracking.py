@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 from glassml.training.tracking import sweep_group, wandb_mode
+from tests.wandb_helpers import wait_for_record
 
 from .conftest import tiny_run
 
@@ -26,12 +25,7 @@ def test_multirun_job_is_grouped_tagged_and_logs_artifacts(
     args = [a for a in tiny_run(sweep_data, tmp_path) if a not in ("logger=csv", "test=false")]
     glassml_train("-m", "seed=7", *args, "trainer.max_epochs=1", f"hydra.sweep.dir={sweep}")
     (run,) = (sweep / "0" / "wandb").glob("offline-run-*")
-    record_file = next(run.glob("run-*.wandb"))
-    for _ in range(60):  # the W&B service finishes the file shortly after wandb.finish()
-        record = record_file.read_bytes()
-        if b"dataset.json" in record and b"test_report" in record:
-            break
-        time.sleep(0.5)
+    record = wait_for_record(run, b"dataset.json", b"test_report")
     assert b"grid_sweep" in record  # group: the multirun folder
     assert b"model=bapst_quick" in record and b"dataset=generated" in record  # tags
     run_id = run.name.rsplit("-", 1)[-1]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from glassml.data import DatasetNotFoundError
 from glassml.data.datamodule import DataInfo
 from glassml.training.config import config_dir, to_container
 from glassml.training.train import train
+from tests.wandb_helpers import wait_for_record
 
 FAST = ["trainer=cpu", "trainer.fast_dev_run=true", "logger=csv"]
 
@@ -72,14 +72,7 @@ def test_short_run_with_wandb_offline(synthetic_roots, compose_train, tmp_path, 
     assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
-    # offline runs keep config, metrics and summary in the run's .wandb record file, which
-    # the wandb service process finishes writing shortly after wandb.finish() returns
-    record_file = next(runs[0].glob("run-*.wandb"))
-    for _ in range(60):
-        record = record_file.read_bytes()
-        if b"test_report" in record:
-            break
-        time.sleep(0.5)
+    record = wait_for_record(runs[0], b"test_report")
     assert b"glassml.data.datamodule.GlassDataModule" in record  # the resolved config
     assert b"val/pearson_A_tau" in record and b"test_report" in record
 
