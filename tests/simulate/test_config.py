@@ -54,6 +54,10 @@ def test_log_spaced_output_times():
         ({"n_iso": 0}, "simulator.n_iso"),
         ({"iso_ensemble": "npt"}, "simulator.iso_ensemble"),
         ({"workers": 0}, "simulator.workers"),
+        ({"engine": "cuda"}, "simulator.engine"),
+        ({"engine": "warp", "device": "gpu"}, "simulator.device"),
+        ({"device": "cuda"}, "simulator.device"),  # the numba engine runs on the CPU only
+        ({"engine": "warp", "configs_per_batch": 0}, "simulator.configs_per_batch"),
         ({"bogus_key": 1}, "simulator.bogus_key"),
         (
             {"potential": {"name": "x", "epsilon": [[1.0]], "sigma": [[1.0]], "cutoff": 2.5}},

@@ -144,3 +144,25 @@ def test_device_selection(monkeypatch, caplog):
         assert warp_engine.resolve_device("auto") == "cpu"
     assert "no CUDA GPU" in caplog.text
     assert WarpLJBatch(x[None], types, box, KA, device="auto").device == "cpu"
+
+
+def test_thermostat_holds_each_replica_at_its_temperature():
+    """One Bussi thermostat per replica: replicas relax to their own temperatures and keep
+    the canonical kinetic-energy fluctuations, var(K) = dof T^2 / 2."""
+    system = _liquid(200, 3, 1.2, seed=9)
+    targets = [0.6, 1.4]
+    x = np.stack([system.positions] * 2)
+    v = np.stack([system.velocities] * 2)
+    batch = WarpLJBatch(x, system.types, system.box, KA, v)
+    rngs = [np.random.default_rng(s) for s in (1, 2)]
+    thermostats = [BussiThermostat(t, 0.05, rng) for t, rng in zip(targets, rngs, strict=True)]
+    batch.run(400, 0.004, thermostats)  # relax
+    kin = []
+    batch.run(
+        3000, 0.004, thermostats, range(10, 3001, 10), lambda s, b: kin.append(b.kinetic_energy())
+    )
+    kin = np.array(kin)
+    temperature = 2 * kin.mean(axis=0) / batch.dof
+    np.testing.assert_allclose(temperature, targets, rtol=0.04)
+    expected_var = batch.dof * np.array(targets) ** 2 / 2
+    np.testing.assert_allclose(kin.var(axis=0), expected_var, rtol=0.35)

@@ -96,6 +96,9 @@ class SimulationSpec:
     seed: int = 0
     workers: int | str = "auto"
     threads: int | str = "auto"
+    engine: str = "numba"
+    device: str = "cpu"
+    configs_per_batch: int | str = "auto"
     _target_: str = ""
 
     # --- derived quantities --------------------------------------------------------------
@@ -138,6 +141,16 @@ class SimulationSpec:
         if self.workers == "auto":
             return max(1, min(os.cpu_count() or 1, self.n_configs * self.n_iso))
         return int(self.workers)
+
+    def batch_configs(self, device: str) -> int:
+        """Configurations whose iso runs form one Warp batch: on a GPU enough for about
+        half a million particles (one 32 x 4096 batch fills an H100 only partly), on a CPU
+        one (the kernels use all cores either way)."""
+        if self.configs_per_batch != "auto":
+            return int(self.configs_per_batch)
+        if device == "cpu":
+            return 1
+        return max(1, (1 << 19) // (self.n_iso * self.N))
 
     @property
     def n_threads(self) -> int:
@@ -230,6 +243,21 @@ def _validate(s: SimulationSpec) -> None:
         s.threads,
     )
     _require(isinstance(s.seed, int) and s.seed >= 0, "seed", "an integer >= 0", s.seed)
+    _require(s.engine in ("numba", "warp"), "engine", "'numba' or 'warp'", s.engine)
+    _require(s.device in ("cpu", "cuda", "auto"), "device", "cpu, cuda or auto", s.device)
+    _require(
+        s.engine == "warp" or s.device == "cpu",
+        "device",
+        "cpu with engine=numba (GPU runs need simulator.engine=warp)",
+        s.device,
+    )
+    _require(
+        s.configs_per_batch == "auto"
+        or (isinstance(s.configs_per_batch, int) and s.configs_per_batch >= 1),
+        "configs_per_batch",
+        "'auto' or an integer >= 1",
+        s.configs_per_batch,
+    )
     _require(bool(s.output_dir), "output_dir", "a directory path", s.output_dir)
 
     fr = np.asarray(s.fractions, dtype=float)

@@ -12,6 +12,8 @@ the propensities stored in the dataset (GlassBench protocol, REFERENCE.md):
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +22,9 @@ from glassml.pbc import pairs_within
 from glassml.simulate.config import SimulationSpec
 from glassml.simulate.md import LJSystem
 from glassml.simulate.thermostat import BussiThermostat
+
+# iso runs advance in blocks of this many LJ time units between progress-bar updates
+PROGRESS_BLOCK = 1.0
 
 
 @dataclass
@@ -73,9 +78,21 @@ class Observer:
         self.bond_broken = np.zeros((n_t, self.n), np.float32)
         self.cage_positions = x0.copy()
 
+    def fresh(self) -> Observer:
+        """An observer of another run from the same structure: shares the neighbour pairs,
+        starts with empty records."""
+        other = copy.copy(self)
+        for name in ("abs_disp", "cage_disp", "bond_broken"):
+            setattr(other, name, np.zeros_like(getattr(self, name)))
+        other.cage_positions = self.x0.copy()
+        return other
+
     def __call__(self, step: int, system: LJSystem) -> None:
+        self.record(step, system.positions)
+
+    def record(self, step: int, x: np.ndarray) -> None:
+        """Observables at output step `step` from unwrapped positions x [N, d]."""
         k = self.index[step]
-        x = system.positions
         d = x - self.x0
         self.abs_disp[k] = np.linalg.norm(d, axis=1)
         rel = d - _neighbor_mean(d, self.cage_i, self.cage_j, self.n)
@@ -105,3 +122,75 @@ def iso_run(
     steps = spec.output_steps
     system.run(int(steps[-1]), spec.dt, thermostat, record_steps=steps, on_record=observer)
     return observer.result()
+
+
+def run_rng(spec: SimulationSpec, k: int, r: int) -> np.random.Generator:
+    """The generator of run r of configuration k: velocities, then thermostat noise."""
+    return np.random.default_rng(np.random.SeedSequence([spec.seed, 2, k, r]))
+
+
+def iso_runs_batched(
+    spec: SimulationSpec,
+    configs: Sequence[tuple[int, np.ndarray]],
+    types: np.ndarray,
+    device: str,
+    desc: str = "iso runs",
+) -> list[list[RunResult]]:
+    """All iso-configurational runs of several configurations [(k, x0), ...] as one Warp
+    batch of len(configs) * n_iso replicas; results[c][r] is run r of configs[c].
+
+    Each run draws its velocities (and thermostat noise) from `run_rng(spec, k, r)`, the
+    generator the numba path (`iso_run`) uses, so both engines start from the same state.
+    """
+    from tqdm.auto import tqdm
+
+    from glassml.simulate.warp_engine import WarpLJBatch
+
+    keys = [(c, r) for c in range(len(configs)) for r in range(spec.n_iso)]
+    rngs = [run_rng(spec, configs[c][0], r) for c, r in keys]
+    batch = WarpLJBatch(
+        np.stack([configs[c][1] for c, _ in keys]),
+        types,
+        spec.box,
+        spec.table,
+        device=device,
+        skin=spec.skin,
+    )
+    batch.draw_velocities(spec.T, rngs)
+    thermostats = None
+    if spec.iso_ensemble == "nvt":
+        thermostats = [BussiThermostat(spec.T, spec.thermostat.tau, rng) for rng in rngs]
+    first = [Observer(spec, x0, types) for _, x0 in configs]
+    observers = [first[c] if r == 0 else first[c].fresh() for c, r in keys]
+
+    steps = spec.output_steps
+    n_steps = int(steps[-1])
+    block = max(1, int(round(PROGRESS_BLOCK / spec.dt)))
+    with tqdm(total=round(n_steps * spec.dt, 3), desc=desc, unit="tLJ", leave=False) as bar:
+        done = 0
+        while done < n_steps:
+            todo = min(block, n_steps - done)
+            batch.run(
+                todo,
+                spec.dt,
+                thermostats,
+                record_steps=[s - done for s in steps if done < s <= done + todo],
+                on_record=_BatchRecorder(observers, done),
+            )
+            done += todo
+            bar.update(round(todo * spec.dt, 3))
+    results = [obs.result() for obs in observers]
+    return [results[c * spec.n_iso : (c + 1) * spec.n_iso] for c in range(len(configs))]
+
+
+class _BatchRecorder:
+    """on_record callback of one block of a batched run: hands replica r to observer r."""
+
+    def __init__(self, observers: list[Observer], offset: int):
+        self.observers = observers
+        self.offset = offset
+
+    def __call__(self, step: int, batch) -> None:
+        x = batch.positions
+        for obs, xr in zip(self.observers, x, strict=True):
+            obs.record(step + self.offset, xr)

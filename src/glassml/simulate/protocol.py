@@ -29,7 +29,7 @@ from glassml.io import atomic_save_npz, atomic_write_text
 from glassml.simulate.config import ConfigError, SimulationSpec, spec_from_config
 from glassml.simulate.fire import fire_minimize
 from glassml.simulate.md import LJSystem, SimulationError
-from glassml.simulate.propensity import RunResult, iso_run
+from glassml.simulate.propensity import RunResult, iso_run, iso_runs_batched, run_rng
 from glassml.simulate.structure import solid_fraction
 from glassml.simulate.thermostat import BussiThermostat
 
@@ -38,7 +38,17 @@ log = logging.getLogger(__name__)
 WORK_DIR = ".work"
 SPEC_FILE = "simulate_config.yaml"
 # keys that may change between a run and its resumption without changing the data
-RESUMABLE_KEYS = {"n_configs", "workers", "threads", "output_dir", "_target_"}
+# (the engine too: both integrate the same dynamics from the same seeds, see propensity.py)
+RESUMABLE_KEYS = {
+    "n_configs",
+    "workers",
+    "threads",
+    "output_dir",
+    "_target_",
+    "engine",
+    "device",
+    "configs_per_batch",
+}
 REQUIRED_KEYS = ("types", "initial_positions", "initial_positions_inherent", "md_prop")
 
 
@@ -185,8 +195,7 @@ def _run_task(spec: SimulationSpec, k: int, r: int, x0: np.ndarray, types: np.nd
                 res.max_force,
             )
         return system.wrapped_positions(), res.energy / spec.N
-    rng = np.random.default_rng(np.random.SeedSequence([spec.seed, 2, k, r]))
-    return iso_run(spec, x0, types, rng)
+    return iso_run(spec, x0, types, run_rng(spec, k, r))
 
 
 def assemble(
@@ -266,6 +275,11 @@ def generate(spec: SimulationSpec, resolved: str = "") -> Path:
     log.info("%s: %d of %d configurations to do in %s", spec.name, len(todo), spec.n_configs, out)
     if not todo:
         return out
+    device = None
+    if spec.engine == "warp":  # a missing GPU is reported before any work
+        from glassml.simulate.warp_engine import resolve_device
+
+        device = resolve_device(spec.device)
     work = out / WORK_DIR
     chain = Chain(spec, work)
     start = time.time()
@@ -275,7 +289,10 @@ def generate(spec: SimulationSpec, resolved: str = "") -> Path:
     for k in todo:
         with np.load(chain.equilibrium_file(k)) as f:
             equilibrium[k] = f["positions"]
-    _iso_phase(spec, out, todo, equilibrium, chain_types(chain), resolved)
+    if device is None:
+        _iso_phase(spec, out, todo, equilibrium, chain_types(chain), resolved)
+    else:
+        _iso_phase_batched(spec, out, todo, equilibrium, chain_types(chain), resolved, device)
     _write_summary(spec, out, time.time() - start)
     return out
 
@@ -333,6 +350,27 @@ def _iso_phase(spec, out, todo, equilibrium, types, resolved) -> None:
                             futures[
                                 pool.submit(_run_task, spec, kk, rr, equilibrium[kk], types)
                             ] = nxt
+    finally:
+        bar.close()
+
+
+def _iso_phase_batched(spec, out, todo, equilibrium, types, resolved, device: str) -> None:
+    """Phase 2 on the Warp engine: the iso runs of `configs_per_batch` configurations
+    integrated as one batch; FIRE minimisations on the numba engine in this process."""
+    per_batch = spec.batch_configs(device)
+    bar = tqdm(total=len(todo) * spec.n_iso, desc=f"iso-configurational runs ({device})")
+    try:
+        for start in range(0, len(todo), per_batch):
+            ks = todo[start : start + per_batch]
+            inherent = {k: _run_task(spec, k, -1, equilibrium[k], types) for k in ks}
+            configs = [(k, equilibrium[k]) for k in ks]
+            desc = f"configurations {ks[0]}-{ks[-1]}" if len(ks) > 1 else f"configuration {ks[0]}"
+            runs = iso_runs_batched(spec, configs, types, device, desc=desc)
+            for k, k_runs in zip(ks, runs, strict=True):
+                x_inh, energy = inherent[k]
+                arrays = assemble(spec, equilibrium[k], types, x_inh, energy, k_runs, resolved)
+                atomic_save_npz(config_path(out, k), **arrays)
+                bar.update(spec.n_iso)
     finally:
         bar.close()
 

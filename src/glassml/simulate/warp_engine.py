@@ -22,13 +22,14 @@ scan at every step instead of a list ran 4x slower than the numba engine, the li
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import warp as wp
 
 from glassml.simulate.md import SimulationError
 from glassml.simulate.potential import LJTable
+from glassml.simulate.thermostat import BussiThermostat
 
 log = logging.getLogger(__name__)
 
@@ -231,10 +232,20 @@ def _kick_kernel(
     v: wp.array2d(dtype=wp.vec3d),
     f: wp.array2d(dtype=wp.vec3d),
     dt: wp.float64,
+    kinetic: wp.array(dtype=wp.float64),
 ):
-    """Second half-step: v += f dt/2."""
+    """Second half-step: v += f dt/2; `kinetic` gets each replica's kinetic energy."""
     r, i = wp.tid()
-    v[r, i] = v[r, i] + wp.float64(0.5) * dt * f[r, i]
+    vi = v[r, i] + wp.float64(0.5) * dt * f[r, i]
+    v[r, i] = vi
+    wp.atomic_add(kinetic, r, wp.float64(0.5) * wp.dot(vi, vi))
+
+
+@wp.kernel
+def _scale_kernel(v: wp.array2d(dtype=wp.vec3d), factor: wp.array(dtype=wp.float64)):
+    """Thermostat: multiply the velocities of replica r by factor[r]."""
+    r, i = wp.tid()
+    v[r, i] = factor[r] * v[r, i]
 
 
 def _pad3(a: np.ndarray, dim: int) -> np.ndarray:
@@ -244,7 +255,8 @@ def _pad3(a: np.ndarray, dim: int) -> np.ndarray:
 
 
 class WarpLJBatch:
-    """R replicas of one periodic LJ mixture integrated together (velocity Verlet, NVE).
+    """R replicas of one periodic LJ mixture integrated together (velocity Verlet, NVE or
+    with one Bussi thermostat per replica, as `LJSystem.run`).
 
     `positions` [R, N, dim] (unwrapped allowed), `types` [N], `box` [dim], optional
     `velocities` [R, N, dim]. Energies and forces are float64, as in the numba engine.
@@ -320,6 +332,8 @@ class WarpLJBatch:
         self._nbr_cnt = wp.zeros((n_rep, n), dtype=wp.int32, device=dev)
         self._longest = wp.zeros(1, dtype=wp.int32, device=dev)
         self._moved = wp.zeros(1, dtype=wp.float64, device=dev)
+        self._kinetic = wp.zeros(n_rep, dtype=wp.float64, device=dev)
+        self._factor = wp.zeros(n_rep, dtype=wp.float64, device=dev)
         self._build()
         self.compute_forces()
 
@@ -332,6 +346,28 @@ class WarpLJBatch:
     @property
     def velocities(self) -> np.ndarray:
         return self._v.numpy()[..., : self.dim]
+
+    @velocities.setter
+    def velocities(self, v: np.ndarray) -> None:
+        v = np.asarray(v, dtype=np.float64)
+        if v.shape != (self.n_replicas, self.n, self.dim):
+            raise ValueError(
+                f"velocities must be [R={self.n_replicas}, N={self.n}, {self.dim}], got {v.shape}"
+            )
+        self._v.assign(_pad3(v, self.dim))
+
+    @property
+    def dof(self) -> int:
+        """Degrees of freedom of one replica with its total momentum fixed at zero."""
+        return self.dim * (self.n - 1)
+
+    def draw_velocities(self, temperature: float, rngs: Sequence[np.random.Generator]) -> None:
+        """Maxwell-Boltzmann velocities, replica r from rngs[r], drawn exactly as
+        `LJSystem.draw_velocities` draws them (same generator, same velocities)."""
+        if len(rngs) != self.n_replicas:
+            raise ValueError(f"need one generator per replica ({self.n_replicas}), got {len(rngs)}")
+        v = np.stack([rng.normal(0.0, np.sqrt(temperature), (self.n, self.dim)) for rng in rngs])
+        self.velocities = v - v.mean(axis=1, keepdims=True)
 
     @property
     def forces(self) -> np.ndarray:
@@ -415,13 +451,35 @@ class WarpLJBatch:
             self._e,
         )
 
-    def run(self, n_steps: int, dt: float) -> None:
-        """Velocity Verlet (NVE) for `n_steps` steps of all replicas.
+    def run(
+        self,
+        n_steps: int,
+        dt: float,
+        thermostats: Sequence[BussiThermostat] | None = None,
+        record_steps: Sequence[int] = (),
+        on_record: Callable[[int, WarpLJBatch], None] | None = None,
+        check_every: int = 200,
+    ) -> None:
+        """Velocity Verlet for `n_steps` steps of all replicas; thermostat r (if given) acts
+        on replica r after each full step, as in `LJSystem.run`.
 
-        One device-to-host read per step (the largest move) decides on a list rebuild.
+        `on_record(step, self)` is called after each step in `record_steps` (1-based, from
+        the start of this call). One device-to-host read per step (the largest move)
+        decides on a list rebuild; with thermostats, the R kinetic energies are read too.
         """
+        if thermostats is not None and len(thermostats) != self.n_replicas:
+            raise ValueError(
+                f"need one thermostat per replica ({self.n_replicas}), got {len(thermostats)}"
+            )
+        record = {int(s) for s in record_steps}
         half_skin2 = 0.25 * self.skin**2
-        for _ in range(n_steps):
+        t_ref = max(
+            float(np.max(self.kinetic_energy())) * 2.0 / self.dof,
+            max((th.temperature for th in thermostats or ()), default=0.0),
+            0.05,
+        )
+        kin_limit = 50.0 * t_ref * 0.5 * self.dof
+        for step in range(1, n_steps + 1):
             self._moved.zero_()
             self._launch(
                 _kick_drift_kernel, self._x, self._v, self._f, float(dt), self._x_ref, self._moved
@@ -429,11 +487,26 @@ class WarpLJBatch:
             if float(self._moved.numpy()[0]) > half_skin2:
                 self._build()
             self.compute_forces()
-            self._launch(_kick_kernel, self._v, self._f, float(dt))
+            self._kinetic.zero_()
+            self._launch(_kick_kernel, self._v, self._f, float(dt), self._kinetic)
+            if thermostats is not None:
+                kin = self._kinetic.numpy()
+                factor = [
+                    th.scale_factor(k, self.dof, dt) for th, k in zip(thermostats, kin, strict=True)
+                ]
+                self._factor.assign(np.asarray(factor, dtype=np.float64))
+                self._launch(_scale_kernel, self._v, self._factor)
+            if step % check_every == 0 or step == n_steps:
+                self._check(step, kin_limit, dt)
+            if on_record is not None and step in record:
+                on_record(step, self)
+
+    def _check(self, step: int, kin_limit: float, dt: float) -> None:
         epot, kin = self.epot, self.kinetic_energy()
-        if not (np.all(np.isfinite(epot)) and np.all(np.isfinite(kin))):
+        bad = ~(np.isfinite(epot) & np.isfinite(kin)) | (kin > kin_limit)
+        if np.any(bad):
             raise SimulationError(
-                f"Warp integration blew up (non-finite energy in replicas "
-                f"{np.flatnonzero(~np.isfinite(epot + kin)).tolist()}): particles overlapped "
-                f"or dt={dt} is too large; try a smaller simulator.dt"
+                f"Warp integration blew up at step {step} in replicas "
+                f"{np.flatnonzero(bad).tolist()} (non-finite or runaway energy, N={self.n}): "
+                f"particles overlapped or dt={dt} is too large; try a smaller simulator.dt"
             )
