@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from hydra.utils import instantiate
 from hydra_plugins.glassml_optuna_sweeper._space import check_keys, parse_space
 from omegaconf import OmegaConf
 
 from glassml.training.config import config_dir
+from glassml.training.train import build_trainer
 
 REPO = Path(__file__).resolve().parents[2]
 SWEEPER = "hydra_plugins.glassml_optuna_sweeper.optuna_sweeper.OptunaSweeper"
@@ -91,5 +91,5 @@ def test_slurm_and_ddp_configs(tmp_path) -> None:
     for key in ("partition", "gpus_per_node", "cpus_per_task", "mem_gb", "timeout_min"):
         assert key in launcher
     assert launcher.array_parallelism == 32
-    trainer = instantiate(cfg.trainer, devices=2, logger=False, default_root_dir=str(tmp_path))
+    trainer = build_trainer(cfg.trainer, devices=2, logger=False, default_root_dir=str(tmp_path))
     assert type(trainer.strategy).__name__ == "DDPStrategy" and trainer.world_size == 2

@@ -20,6 +20,7 @@ import torch
 from hydra.utils import instantiate
 
 from glassml.data.synthetic import write_synthetic_dataset
+from glassml.training.train import build_trainer
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -81,7 +82,7 @@ def test_ddp_two_cpu_processes_match_single_process(tmp_path, compose_train) -> 
     datamodule.setup()
     assert len(datamodule.files["val"]) == 2 and len(datamodule.files["test"]) == 2
     module = instantiate(cfg.model, data_info=datamodule.info)
-    trainer = instantiate(cfg.trainer, logger=False, enable_progress_bar=False)
+    trainer = build_trainer(cfg.trainer, logger=False, enable_progress_bar=False)
     (val,) = trainer.validate(module, datamodule=datamodule, ckpt_path=str(best), verbose=False)
     (test,) = trainer.test(module, datamodule=datamodule, ckpt_path=str(best), verbose=False)
 

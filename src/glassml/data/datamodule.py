@@ -139,6 +139,7 @@ class GlassDataModule(pl.LightningDataModule):
         eval_batch_size: int | None = None,
         num_workers: int = 0,
         pin_memory: bool = False,
+        keep_on_device: bool | str = "auto",
         cache_dir: str | None = None,
         missing_hint: str = "",
         target_stats: dict[str, Sequence[float]] | None = None,
@@ -176,6 +177,12 @@ class GlassDataModule(pl.LightningDataModule):
         self.eval_batch_size = eval_batch_size or batch_size
         self.num_workers = num_workers
         self.pin_memory = pin_memory
+        if keep_on_device not in (True, False, "auto"):
+            raise ValueError(
+                f"dataset.keep_on_device must be true, false or auto, got {keep_on_device!r}"
+            )
+        self.keep_on_device = keep_on_device
+        self.graph_device: torch.device | None = None  # where the graphs live, None: host
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
         self.missing_hint = missing_hint
         self.target_stats = target_stats
@@ -482,16 +489,46 @@ class GlassDataModule(pl.LightningDataModule):
 
     # ------------------------------------------------------------------ loaders
 
+    def _accelerator(self) -> torch.device | None:
+        """The trainer's GPU when the graphs should be kept there (`keep_on_device`)."""
+        trainer = getattr(self, "trainer", None)
+        if self.keep_on_device is False or trainer is None:
+            return None
+        device = trainer.strategy.root_device
+        if device.type == "cpu":
+            return None
+        if self.num_workers > 0:
+            if self.keep_on_device is True:
+                raise ValueError(
+                    "dataset.keep_on_device=true needs dataset.num_workers=0: loader worker "
+                    "processes cannot hand out GPU tensors"
+                )
+            return None
+        return device
+
+    def graphs_to(self, device: torch.device) -> None:
+        """Move every split's graphs to `device` once: batches are then assembled there and
+        the accelerator never waits for host-to-device copies."""
+        if self.graph_device == device:
+            return
+        for dataset in self.datasets.values():
+            dataset.graphs = [g.to(device) for g in dataset.graphs]
+        self.graph_device = device
+
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         if not self.datasets:
             self.setup()
+        device = self._accelerator()
+        if device is not None:
+            self.graphs_to(device)
+        on_host = self.graph_device is None
         return DataLoader(
             self.datasets[split],
             batch_size=self.batch_size if split == "train" else self.eval_batch_size,
             shuffle=shuffle,
-            num_workers=self.num_workers,
-            pin_memory=self.pin_memory,
-            persistent_workers=self.num_workers > 0,
+            num_workers=self.num_workers if on_host else 0,
+            pin_memory=self.pin_memory and on_host,
+            persistent_workers=self.num_workers > 0 and on_host,
         )
 
     def train_dataloader(self) -> DataLoader:

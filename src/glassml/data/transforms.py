@@ -36,6 +36,7 @@ def apply_orthogonal(data: Data, matrix: torch.Tensor, move_positions: bool) -> 
     """
     out = data.clone()
     d = matrix.shape[0]
+    matrix = matrix.to(out.edge_attr.device)  # graphs may live on the GPU
     m = matrix.to(out.edge_attr.dtype)
     out.edge_attr = out.edge_attr.clone()
     out.edge_attr[:, :d] = out.edge_attr[:, :d] @ m.T

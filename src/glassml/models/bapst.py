@@ -48,7 +48,8 @@ class BapstGNN(nn.Module):
     [2, E] and `edge_attr` [E, d+1] = (displacement r_dst - r_src, distance); returns
     [N, num_targets]. `node_features="type"` feeds the species index as one scalar, as
     the reference does; `"one_hot"` feeds the one-hot vector. `edge_features` chooses
-    the displacement alone (reference) or with the distance appended.
+    the displacement alone (reference) or with the distance appended. `compile`:
+    `torch.compile` the message passing (dynamic shapes).
     `separate_heads` gives every time scale its own decoder MLP instead of a shared
     decoder with `num_targets` outputs. `num_node_features` > 0 appends
     `batch.node_features` (expert descriptors) to the node input.
@@ -69,6 +70,7 @@ class BapstGNN(nn.Module):
         rbf_cutoff: float = 2.0,
         layer_norm: bool = False,
         num_node_features: int = 0,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         if node_features not in NODE_FEATURES:
@@ -108,6 +110,8 @@ class BapstGNN(nn.Module):
         self.node_norm, self.edge_norm = norm(), norm()
         self.node_enc_norm, self.edge_enc_norm = norm(), norm()
         self.reset_parameters()
+        # the data-dependent part (is the graph sorted?) stays outside the compiled graph
+        self._compiled = torch.compile(self._propagate, dynamic=True) if compile else None
 
     def reset_parameters(self) -> None:
         """Sonnet's default initialisation, as in the reference: truncated normal weights
@@ -159,13 +163,26 @@ class BapstGNN(nn.Module):
         """
         x_in = self._node_input(batch)
         src, dst = batch.edge_index
+        sorted_dst = bool((dst[1:] >= dst[:-1]).all()) if dst.numel() > 1 else True
+        lengths = torch.bincount(dst, minlength=x_in.shape[0]) if sorted_dst else None
+        fn = self._compiled if self._compiled is not None else self._propagate
+        return fn(x_in, self._edge_input(batch.edge_attr), src, dst, lengths)
+
+    def _propagate(
+        self,
+        x_in: torch.Tensor,
+        edge_in: torch.Tensor,
+        src: torch.Tensor,
+        dst: torch.Tensor,
+        lengths: torch.Tensor | None,
+    ) -> torch.Tensor:
+        """`forward` from node and edge inputs; `lengths`: edges per receiver when the
+        edges are sorted by receiver, else None."""
         num_nodes = x_in.shape[0]
         x_enc = self.node_enc_norm(self.node_encoder(x_in))
-        e_enc = self.edge_enc_norm(self.edge_encoder(self._edge_input(batch.edge_attr)))
+        e_enc = self.edge_enc_norm(self.edge_encoder(edge_in))
         w_e, w_enc, w_recv, w_send = self._edge_weights()
         e_const = F.linear(e_enc, w_enc, self.edge_update[0].bias)
-        sorted_dst = bool((dst[1:] >= dst[:-1]).all()) if dst.numel() > 1 else True
-        lengths = torch.bincount(dst, minlength=num_nodes) if sorted_dst else None
         x, e = x_enc, e_enc
         for _ in range(self.n_steps):
             xc = torch.cat([x, x_enc], dim=1)

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytorch_lightning as pl
+import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from glassml.data.datamodule import GlassDataModule
 from glassml.evaluation.baselines import local_density_baseline
@@ -32,6 +33,24 @@ def instantiate_group(group: DictConfig | None) -> list[Any]:
     if not group:
         return []
     return [instantiate(c) for c in group.values() if isinstance(c, DictConfig) and "_target_" in c]
+
+
+# keys of the trainer group that are not `pl.Trainer` arguments
+MATMUL_PRECISIONS = ("highest", "high", "medium")
+
+
+def build_trainer(cfg_trainer: DictConfig, **kwargs: Any) -> pl.Trainer:
+    """Instantiate `cfg.trainer`, applying `matmul_precision` first: float32 matrix
+    products in full precision (`highest`) or TF32 on Ampere and newer GPUs (`high`)."""
+    cfg_trainer = cfg_trainer.copy()
+    with open_dict(cfg_trainer):
+        precision = cfg_trainer.pop("matmul_precision", "highest")
+    if precision not in MATMUL_PRECISIONS:
+        raise ValueError(
+            f"trainer.matmul_precision must be one of {MATMUL_PRECISIONS}, got {precision!r}"
+        )
+    torch.set_float32_matmul_precision(precision)
+    return instantiate(cfg_trainer, **kwargs)
 
 
 def _finish_wandb(loggers: list[Any]) -> None:
@@ -108,7 +127,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     # RNG states and the W&B run id go into every checkpoint: `ckpt_path=last` resumes exactly
     callbacks = [*instantiate_group(cfg.get("callbacks")), ResumeState()]
     loggers = instantiate_group(cfg.get("logger"))
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    trainer = build_trainer(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     try:
         for lg in trainer.loggers:
             lg.log_hyperparams({**resolved, "n_params": n_params})
