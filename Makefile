@@ -6,7 +6,7 @@ TORCH  ?= torch==2.13.0
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: install test test-slow lint simulate sample-data bench train evaluate clean bench-sorting sorting-sweep sorting-gsweep sorting-fate-data sorting-fate download-glassbench download-bapst leaderboard sweep
+.PHONY: install test test-slow lint simulate sample-data glassbench-data bench train evaluate clean bench-sorting sorting-sweep sorting-gsweep sorting-fate-data sorting-fate download-glassbench download-bapst leaderboard sweep
 
 install: $(STAMP)
 
@@ -35,6 +35,12 @@ simulate: $(STAMP)
 # The embedded dataset (conf/simulator/ka3d_sample.yaml); resumes if interrupted.
 sample-data: $(STAMP)
 	$(BIN)/glassml-simulate simulator=ka3d_sample $(ARGS)
+
+# GlassBench-protocol KA 3D data on a GPU (engine=warp): T=064 (0.64) or T=056 (0.56);
+# resumes if interrupted. Install a CUDA torch first (TORCH=...) for GPU training after.
+GB_T ?= 064
+glassbench-data: $(STAMP)
+	$(BIN)/glassml-simulate simulator=ka3d_glassbench_$(GB_T) $(ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python scripts/bench_md.py

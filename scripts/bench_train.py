@@ -11,11 +11,18 @@
   convolution (`backend=cueq`, when cuequivariance-torch is installed);
   `--compile-cpu` adds the compiled model on CPU (compilation takes minutes there).
 
+Precision (`--precisions 32,tf32,bf16-mixed`): float32; float32 with TF32 matrix
+products (`trainer.matmul_precision=high`); bfloat16 autocast with float32 weights
+(`trainer.precision=bf16-mixed`). `--compile` adds the torch.compile'd Bapst model (the
+SE(3) one is always timed compiled on a GPU). On a GPU the mean utilisation reported by
+nvidia-smi during the timed training steps is printed, and for the paper-size Bapst model
+the time of the paper's schedule (400k steps of one graph, REFERENCE.md).
+
 Configurations are KA-like (N = 4096, rho = 1.2, 80:20) jittered lattices unless
 `--data` points at a dataset directory, whose first file is then used.
 
     python scripts/bench_train.py [--n 4096] [--steps 5] [--data data/sample]
-        [--models bapst,se3] [--compile-cpu]
+        [--models bapst,se3] [--compile-cpu] [--compile] [--precisions 32,bf16-mixed]
 """
 
 from __future__ import annotations
@@ -23,7 +30,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 
@@ -93,35 +102,82 @@ def make_batch(pos: np.ndarray, box: np.ndarray, types: np.ndarray, cutoff: floa
     return Batch.from_data_list([data])
 
 
+BAPST_STEPS = 400_000  # the paper's schedule: one 4096-particle graph per step
+PRECISIONS = ("32", "tf32", "bf16-mixed")
+
+
+class GpuUtilisation:
+    """Mean GPU utilisation (%) sampled by nvidia-smi every 100 ms inside a `with` block;
+    `value` stays None where nvidia-smi is missing."""
+
+    def __init__(self, active: bool):
+        self.active = active and shutil.which("nvidia-smi") is not None
+        self.value: float | None = None
+
+    def __enter__(self) -> GpuUtilisation:
+        if self.active:
+            cmd = ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits"]
+            self._proc = subprocess.Popen(
+                [*cmd, "-i", "0", "-lms", "100"], stdout=subprocess.PIPE, text=True
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.active:
+            return
+        self._proc.terminate()
+        out, _ = self._proc.communicate()
+        samples = [float(x) for x in out.split() if x.strip().replace(".", "").isdigit()]
+        self.value = statistics.mean(samples) if samples else None
+
+
 def bench_model(
-    model: torch.nn.Module, batch: Batch, device: str, steps: int, reference: bool = False
+    model: torch.nn.Module,
+    batch: Batch,
+    device: str,
+    steps: int,
+    reference: bool = False,
+    precision: str = "32",
 ) -> dict:
     model = model.to(device)
     batch = batch.to(device)
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     fwd = model.reference_forward if reference else model.forward
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    dtype = torch.bfloat16 if precision == "bf16-mixed" else torch.float32
+    autocast = torch.autocast(device_type=device, dtype=dtype, enabled=dtype != torch.float32)
+    matmul = torch.get_float32_matmul_precision()
+    torch.set_float32_matmul_precision("high" if precision == "tf32" else "highest")
 
     def step() -> None:
         opt.zero_grad()
-        loss = ((fwd(batch)[:, :1] - batch.y) ** 2).mean()
+        with autocast:
+            loss = ((fwd(batch)[:, :1].float() - batch.y) ** 2).mean()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         sync()
 
     def infer() -> None:
-        with torch.no_grad():
+        with torch.no_grad(), autocast:
             fwd(batch)
         sync()
 
-    train_t = timeit(step, steps, warmup=2 if device != "cpu" else 1)
-    infer_t = timeit(infer, steps)
+    try:
+        for _ in range(2 if device != "cpu" else 1):  # warm-up, compilation
+            step()
+        with GpuUtilisation(device != "cpu") as util:
+            train_t = timeit(step, steps, warmup=0)
+        infer_t = timeit(infer, steps)
+    finally:
+        torch.set_float32_matmul_precision(matmul)
     return {
         "params": count_parameters(model),
+        "precision": precision,
         "train_s_per_graph": statistics.median(train_t),
         "train_graphs_per_s": 1.0 / statistics.median(train_t),
         "inference_graphs_per_s": 1.0 / statistics.median(infer_t),
+        "gpu_utilisation_percent": util.value,
     }
 
 
@@ -162,7 +218,14 @@ def main() -> None:
     parser.add_argument(
         "--devices", default=None, help="comma-separated (cpu, cuda); default: cpu and any GPU"
     )
+    parser.add_argument(
+        "--precisions", default="32", help=f"comma-separated, from {', '.join(PRECISIONS)}"
+    )
+    parser.add_argument("--compile", action="store_true", help="also the compiled Bapst model")
     args = parser.parse_args()
+    precisions = args.precisions.split(",")
+    if set(precisions) - set(PRECISIONS):
+        raise SystemExit(f"--precisions: choose from {', '.join(PRECISIONS)}")
 
     torch.manual_seed(0)
     pos, box, types = load_configuration(args)
@@ -194,7 +257,7 @@ def main() -> None:
         raise SystemExit(f"--models: unknown {sorted(unknown)}; choose from bapst, se3")
     n_species = int(types.max()) + 1
     models = {
-        "bapst (paper, 70,721 params)": (BapstGNN(), False),
+        "bapst (paper)": (BapstGNN(), False),
         "bapst_quick (make train)": (
             BapstGNN(
                 hidden=48,
@@ -215,18 +278,31 @@ def main() -> None:
         models = {}
     for device in devices:
         todo = dict(models)
+        if "bapst" in wanted and args.compile and (device != "cpu" or args.compile_cpu):
+            todo["bapst (paper), torch.compile"] = (BapstGNN(compile=True), False)
         if "se3" in wanted:
             todo.update(se3_models(device, n_species, args.cutoff, args.compile_cpu))
         for name, (model, reference) in todo.items():
             steps = max(2, args.steps // 2) if reference and device == "cpu" else args.steps
-            r = bench_model(model, batch, device, steps, reference)
-            results["models"][f"{name} [{device}]"] = r
-            print(
-                f"{name:34s} [{device}] {r['params']:>7d} params: "
-                f"train {r['train_graphs_per_s']:.3f} graphs/s "
-                f"({r['train_s_per_graph']:.2f} s/graph), "
-                f"inference {r['inference_graphs_per_s']:.2f} graphs/s"
-            )
+            for precision in precisions:
+                if precision != "32" and (device == "cpu" or reference):
+                    continue  # TF32 and bf16 tensor cores: GPU options
+                r = bench_model(model, batch, device, steps, reference, precision)
+                results["models"][f"{name} [{device}, {precision}]"] = r
+                util = r["gpu_utilisation_percent"]
+                schedule = ""
+                if name.startswith("bapst (paper)"):
+                    hours = BAPST_STEPS * r["train_s_per_graph"] / 3600
+                    schedule = f", paper schedule (400k steps) {hours:.2f} h"
+                print(
+                    f"{name:34s} [{device}, {precision:10s}] {r['params']:>7d} params: "
+                    f"train {r['train_graphs_per_s']:.3f} graphs/s "
+                    f"({r['train_s_per_graph']:.4f} s/graph), "
+                    f"inference {r['inference_graphs_per_s']:.2f} graphs/s"
+                    + (f", GPU busy {util:.0f}%" if util is not None else "")
+                    + schedule,
+                    flush=True,
+                )
     atomic_write_text(args.out, json.dumps(results, indent=2) + "\n")
     print(f"results written to {args.out}")
 

@@ -87,3 +87,18 @@ def test_log_spaced_output_times():
 def test_impossible_parameters_are_refused_by_name(overrides, key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
         spec_from_config(base_config(**overrides))
+
+
+@pytest.mark.parametrize("name,T,tau", [("064", 0.64, 16.5), ("056", 0.56, 52.0)])
+def test_glassbench_gpu_recipes(name, T, tau):
+    """The GPU dataset recipes follow the GlassBench protocol of REFERENCE.md."""
+    from tests.hydra_helpers import compose_config
+
+    cfg = compose_config("simulate", [f"simulator=ka3d_glassbench_{name}"])
+    spec = spec_from_config(cfg.simulator)
+    assert (spec.N, spec.T, spec.n_iso, spec.n_configs) == (4096, T, 32, 500)
+    assert len(spec.output_times) == 10
+    assert spec.output_times[7] == pytest.approx(tau, rel=0.01)  # index 7 = tau_alpha
+    # half-decades, up to the rounding of the shortest times to whole steps
+    np.testing.assert_allclose(np.diff(np.log10(spec.output_times[1:])), 0.5, atol=0.05)
+    assert (spec.engine, spec.device) == ("warp", "auto")

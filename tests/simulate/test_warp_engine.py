@@ -18,6 +18,9 @@ from glassml.simulate.warp_engine import WarpLJBatch  # noqa: E402
 from .conftest import KA_EPS, KA_SIG, TERNARY_EPS, TERNARY_SIG, random_liquid  # noqa: E402
 
 KA = LJTable.from_lists(KA_EPS, KA_SIG, 2.5)
+needs_cuda = pytest.mark.skipif(
+    not warp_engine.cuda_available(), reason="needs a CUDA GPU (the CPU runs the same kernels)"
+)
 
 
 def _liquid(n: int, dim: int, density: float, seed: int, steps: int = 200):
@@ -166,3 +169,20 @@ def test_thermostat_holds_each_replica_at_its_temperature():
     np.testing.assert_allclose(temperature, targets, rtol=0.04)
     expected_var = batch.dof * np.array(targets) ** 2 / 2
     np.testing.assert_allclose(kin.var(axis=0), expected_var, rtol=0.35)
+
+
+@needs_cuda
+def test_cuda_matches_numba():
+    """On the GPU: forces to rounding, then the same NVE trajectory for the first steps."""
+    system = _liquid(1000, 3, 1.2, seed=4)
+    rng = np.random.default_rng(1)
+    x = np.stack([system.positions, system.positions + rng.normal(0, 0.01, (1000, 3))])
+    batch = WarpLJBatch(x, system.types, system.box, KA, device="cuda")
+    np.testing.assert_allclose(batch.forces[0], system.forces, rtol=1e-10, atol=1e-10)
+    batch = WarpLJBatch(
+        system.positions[None], system.types, system.box, KA, system.velocities[None], "cuda"
+    )
+    system.run(60, 0.005)
+    batch.run(60, 0.005)
+    np.testing.assert_allclose(batch.positions[0], system.positions, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(batch.epot[0], system.epot, rtol=1e-10)

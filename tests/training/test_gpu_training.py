@@ -40,10 +40,10 @@ def test_matmul_precision_is_applied_and_checked(compose_train, restore_matmul_p
         build_trainer(cfg.trainer, logger=False)
 
 
-def test_gpu_trainer_config_is_mixed_precision(compose_train):
+def test_gpu_trainer_config(compose_train):
     cfg = compose_train(["trainer=gpu"])
     assert cfg.trainer.accelerator == "gpu"
-    assert cfg.trainer.precision == "bf16-mixed" and cfg.trainer.matmul_precision == "high"
+    assert cfg.trainer.precision == 32 and cfg.trainer.matmul_precision == "high"
     assert cfg.dataset.keep_on_device == "auto"
 
 

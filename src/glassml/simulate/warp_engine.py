@@ -36,6 +36,12 @@ log = logging.getLogger(__name__)
 DEVICES = ("cpu", "cuda", "auto")
 
 
+def cuda_available() -> bool:
+    """Whether Warp sees a CUDA GPU (initialises Warp)."""
+    wp.init()
+    return bool(wp.is_cuda_available())
+
+
 def resolve_device(device: str) -> str:
     """Map `simulator.device` (cpu | cuda | auto) to a Warp device; auto prefers CUDA."""
     if device not in DEVICES:
