@@ -7,16 +7,16 @@
   on CPU and, when present, on the GPU; also the straightforward reference forward and
   the `bapst_quick` model used by `make train`;
 * the same for the SE(3) GNN (`model=se3_gnn`, ~51k parameters, and `se3_gnn_quick`):
-  e3nn on CPU, and on a GPU also with `torch.compile` and with the cuEquivariance
-  convolution (`backend=cueq`, when cuequivariance-torch is installed);
-  `--compile-cpu` adds the compiled model on CPU (compilation takes minutes there).
+  e3nn, and on a GPU also with the cuEquivariance convolution (`backend=cueq`, when
+  cuequivariance-torch is installed).
 
 Precision (`--precisions 32,tf32,bf16-mixed`): float32; float32 with TF32 matrix
 products (`trainer.matmul_precision=high`); bfloat16 autocast with float32 weights
-(`trainer.precision=bf16-mixed`). `--compile` adds the torch.compile'd Bapst model (the
-SE(3) one is always timed compiled on a GPU). On a GPU the mean utilisation reported by
-nvidia-smi during the timed training steps is printed, and for the paper-size Bapst model
-the time of the paper's schedule (400k steps of one graph, REFERENCE.md).
+(`trainer.precision=bf16-mixed`). `--compile` adds the torch.compile'd models on a GPU,
+`--compile-cpu` on the CPU (compilation takes minutes there). On a GPU the mean
+utilisation reported by nvidia-smi during the timed training steps is printed, and for
+the paper-size Bapst model the time of the paper's schedule (400k steps of one graph,
+REFERENCE.md).
 
 Configurations are KA-like (N = 4096, rho = 1.2, 80:20) jittered lattices unless
 `--data` points at a dataset directory, whose first file is then used.
@@ -182,23 +182,25 @@ def bench_model(
 
 
 def se3_models(
-    device: str, n_species: int, cutoff: float, compile_cpu: bool
+    device: str, n_species: int, cutoff: float, compiled: bool
 ) -> dict[str, tuple[torch.nn.Module, bool]]:
-    """SE(3) GNN variants to time on `device`: sizes, torch.compile, cuEquivariance."""
+    """SE(3) GNN variants to time on `device`: sizes, cuEquivariance, and with `compiled`
+    the torch.compile'd ones."""
     torch.manual_seed(0)
     common = {"num_species": n_species, "num_targets": 1, "cutoff": cutoff}
     out: dict[str, tuple[torch.nn.Module, bool]] = {
         "se3_gnn (default)": (SE3GNN(**common), False),
         "se3_gnn_quick": (SE3GNN(mul=8, n_layers=3, **common), False),
     }
-    if device != "cpu" or compile_cpu:
+    if compiled:
         out["se3_gnn, torch.compile"] = (SE3GNN(compile=True, **common), False)
     if device != "cpu" and cueq_available():
         out["se3_gnn, cuEquivariance"] = (SE3GNN(backend="cueq", **common), False)
-        out["se3_gnn, cuEquivariance + compile"] = (
-            SE3GNN(backend="cueq", compile=True, **common),
-            False,
-        )
+        if compiled:
+            out["se3_gnn, cuEquivariance + compile"] = (
+                SE3GNN(backend="cueq", compile=True, **common),
+                False,
+            )
     return out
 
 
@@ -278,10 +280,11 @@ def main() -> None:
         models = {}
     for device in devices:
         todo = dict(models)
-        if "bapst" in wanted and args.compile and (device != "cpu" or args.compile_cpu):
+        compiled = args.compile_cpu if device == "cpu" else args.compile
+        if "bapst" in wanted and compiled:
             todo["bapst (paper), torch.compile"] = (BapstGNN(compile=True), False)
         if "se3" in wanted:
-            todo.update(se3_models(device, n_species, args.cutoff, args.compile_cpu))
+            todo.update(se3_models(device, n_species, args.cutoff, compiled))
         for name, (model, reference) in todo.items():
             steps = max(2, args.steps // 2) if reference and device == "cpu" else args.steps
             for precision in precisions:

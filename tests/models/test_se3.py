@@ -368,7 +368,8 @@ def test_cueq_backend_without_the_package_is_a_clear_error() -> None:
         pytest.param(
             "cpu",
             marks=pytest.mark.skipif(
-                not cueq_available(), reason="cuequivariance-torch not installed"
+                not cueq_available() or torch.cuda.is_available(),
+                reason="the PyTorch path of cuEquivariance: without a GPU only",
             ),
         ),
         pytest.param(

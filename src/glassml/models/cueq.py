@@ -137,4 +137,11 @@ class CueqChannelwiseConv(nn.Module):
         dst: torch.Tensor,
         num_nodes: int,
     ) -> torch.Tensor:
+        if not x.is_cuda and getattr(self.tp, "method", "naive") != "naive":
+            # with cuEquivariance's CUDA ops installed, even its PyTorch path dispatches
+            # layout changes to CUDA-only operators (seen with cuequivariance 0.13)
+            raise BackendUnavailableError(
+                "model.net.backend=cueq was built for the GPU and cannot run on CPU tensors; "
+                "use model.net.backend=e3nn on the CPU (checkpoints are interchangeable)"
+            )
         return self.tp(x, sh, weight, indices_1=src, indices_out=dst, size_out=num_nodes)
