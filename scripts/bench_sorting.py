@@ -7,7 +7,11 @@ which is constant when the cost is linear in L^2); (2) the closed reference
 case of the issue, g = 0.2 at density 0.2 (hops only, tracking on), timed for
 the KMC and for a naive numba loop on the same lattice, and their ratio.
 
-Usage: python scripts/bench_sorting.py [--sizes 256 1024] [--seconds 5]
+With --repeats N every timing window is repeated N times, KMC and naive loop
+alternating so that background load hits both alike; each figure is then the
+median with its [min, max] over the repeats (the ratio is taken per repeat).
+
+Usage: python scripts/bench_sorting.py [--sizes 256 1024] [--seconds 5] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -99,6 +103,18 @@ def time_naive(occ: np.ndarray, p: SortingParams, seconds: float) -> dict[str, f
     }
 
 
+def _summary(rows: list[dict[str, float]]) -> dict[str, float | list[float]]:
+    """One repeat: its values; several: median and [min, max] of each key."""
+    if len(rows) == 1:
+        return dict(rows[0])
+    out: dict[str, float | list[float]] = {}
+    for k in rows[0]:
+        v = np.array([r[k] for r in rows])
+        out[k] = float(np.median(v))
+        out[k + "_range"] = [float(v.min()), float(v.max())]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 1024])
@@ -106,13 +122,14 @@ def main() -> None:
     ap.add_argument("--g", type=float, default=0.1)
     ap.add_argument("--M", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=5.0, help="timing window per measurement")
+    ap.add_argument("--repeats", type=int, default=1, help="timing windows per measurement")
     ap.add_argument(
         "--relax", type=float, default=1500.0, help="time (1/k_D) to reach stationarity"
     )
     args = ap.parse_args()
     results = {}
     for L in args.sizes:
-        row: dict[str, dict[str, float]] = {}
+        row: dict[str, dict] = {}
         # (1) open system at a typical operating point, tracking + extraction on
         p = SortingParams(L=L, phi=args.phi, g=args.g, M=args.M, progress=False)
         st = initial_state(p)
@@ -122,10 +139,15 @@ def main() -> None:
             K.run(st, par, ipar, args.relax, 5_000_000)
             st.si[K.S_NEXTBUF] = 0
             st.si[K.S_NDEATHBUF] = 0
-        row["open_kmc"] = time_kmc(st, p, args.seconds)
+        relax_wall = time.perf_counter() - w0
+        kmc, naive = [], []
+        for _ in range(args.repeats):
+            kmc.append(time_kmc(st, p, args.seconds))
+            naive.append(time_naive(st.occ, p, args.seconds))
+        row["open_kmc"] = _summary(kmc)
         row["open_kmc"]["density"] = float(st.occ.mean())
-        row["open_kmc"]["relax_wall_s"] = time.perf_counter() - w0
-        row["open_naive_hops_same_state"] = time_naive(st.occ, p, args.seconds)
+        row["open_kmc"]["relax_wall_s"] = relax_wall
+        row["open_naive_hops_same_state"] = _summary(naive)
         # (2) the reference case: closed lattice, g = 0.2, density 0.2, tracking on
         q = SortingParams(
             L=L, phi=0.0, g=0.2, extraction="none", init="random", init_density=0.2, progress=False
@@ -135,19 +157,29 @@ def main() -> None:
         K.run(st, par, ipar, 50.0, 1 << 60)  # let domains form
         st.si[K.S_NDEATHBUF] = 0
         occ = st.occ.copy()
-        row["closed_kmc"] = time_kmc(st, q, args.seconds)
-        row["closed_naive"] = time_naive(occ, q, args.seconds)
-        row["ratio_accepted_events"] = {
-            "closed": row["closed_kmc"]["events_per_s"] / row["closed_naive"]["accepted_per_s"],
-            "closed_sim_time": row["closed_kmc"]["sim_time_per_s"]
-            / row["closed_naive"]["sim_time_per_s"],
-        }
+        kmc, naive, ratio = [], [], []
+        for _ in range(args.repeats):
+            kmc.append(time_kmc(st, q, args.seconds))
+            naive.append(time_naive(occ, q, args.seconds))
+            ratio.append(
+                {
+                    "closed": kmc[-1]["events_per_s"] / naive[-1]["accepted_per_s"],
+                    "closed_sim_time": kmc[-1]["sim_time_per_s"] / naive[-1]["sim_time_per_s"],
+                }
+            )
+        row["closed_kmc"] = _summary(kmc)
+        row["closed_naive"] = _summary(naive)
+        row["ratio_accepted_events"] = _summary(ratio)
         results[L] = row
         print(f"L = {L}")
         print(json.dumps(row, indent=1))
     print(
         "sim_time_per_s * L^2 (open, constant if cost is linear in L^2):",
         {L: f"{r['open_kmc']['sim_time_per_s_times_L2']:.3g}" for L, r in results.items()},
+    )
+    print(
+        "closed KMC / naive accepted events per second:",
+        {L: f"{r['ratio_accepted_events']['closed']:.2f}" for L, r in results.items()},
     )
 
 

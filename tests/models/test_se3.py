@@ -369,7 +369,7 @@ def test_cueq_backend_without_the_package_is_a_clear_error() -> None:
             "cpu",
             marks=pytest.mark.skipif(
                 not cueq_available() or torch.cuda.is_available(),
-                reason="the PyTorch path of cuEquivariance: without a GPU only",
+                reason="needs cuequivariance-torch, and no GPU (its PyTorch path)",
             ),
         ),
         pytest.param(
