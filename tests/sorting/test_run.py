@@ -134,3 +134,27 @@ def test_interrupted_run_resumes_bit_for_bit(tmp_path, monkeypatch):
 def test_short_run_warns_instead_of_averaging_silently(tmp_path):
     s = run_mod.simulate(_small(tmp_path, phi=1e-4, t_end=300.0), tmp_path)
     assert s["warnings"], "a run far shorter than the residence time must carry a warning"
+
+
+def test_mp4_animation_is_written(tmp_path):
+    """MP4 through ffmpeg (imageio-ffmpeg's binary when none is on PATH)."""
+    from glassml.sorting.plots import _animate
+
+    rng = np.random.default_rng(0)
+    frames = [(float(t), rng.integers(0, 5, (16, 16)).astype(float)) for t in range(6)]
+    path = tmp_path / "animation.mp4"
+    _animate(path, frames, 6, "mp4")
+    head = path.read_bytes()[:12]
+    assert head[4:8] == b"ftyp" and path.stat().st_size > 1000  # an ISO media file
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_mp4_without_ffmpeg_is_a_config_error(monkeypatch):
+    import shutil
+    import sys
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setitem(sys.modules, "imageio_ffmpeg", None)  # import fails
+    with pytest.raises(ConfigError, match=r"simulator\.animation.*ffmpeg"):
+        SortingParams(animation="mp4", snapshots=4)
+    SortingParams(animation="gif", snapshots=4)  # GIF needs no ffmpeg

@@ -153,6 +153,13 @@ class SortingParams:
             bad("animation", f"expected one of {ANIMATIONS}")
         if self.animation != "none" and self.snapshots < 2:
             bad("animation", "an animation needs simulator.snapshots >= 2")
+        if self.animation == "mp4":
+            from glassml.sorting.plots import ffmpeg_exe
+
+            try:
+                ffmpeg_exe()
+            except RuntimeError as err:
+                bad("animation", str(err))
         if self.buffer < 1024:
             bad("buffer", "expected >= 1024")
 

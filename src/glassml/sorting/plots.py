@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,21 @@ def run_plots(
             _animate(out / f"animation.{p.animation}", frames, p.animation_frames, p.animation)
 
 
+def ffmpeg_exe() -> str:
+    """The ffmpeg binary for MP4 animations: one on PATH, else imageio-ffmpeg's."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    try:
+        import imageio_ffmpeg
+    except ImportError as err:
+        raise RuntimeError(
+            "simulator.animation=mp4 needs ffmpeg: put it on PATH or `pip install "
+            "imageio-ffmpeg` (or use simulator.animation=gif)"
+        ) from err
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
 def _animate(path: Path, frames: list[tuple[float, np.ndarray]], n_frames: int, kind: str) -> None:
     from matplotlib import animation
 
@@ -171,6 +187,7 @@ def _animate(path: Path, frames: list[tuple[float, np.ndarray]], n_frames: int, 
     if kind == "gif":
         anim.save(tmp, writer=animation.PillowWriter(fps=8))
     else:
+        plt.rcParams["animation.ffmpeg_path"] = ffmpeg_exe()
         anim.save(tmp, writer=animation.FFMpegWriter(fps=8))
     plt.close(fig)
     tmp.replace(path)
