@@ -141,7 +141,8 @@ def new_state(
 
     Sites: ``occ`` (0/1), ``nocc`` (occupied neighbours), ``cls`` (rate class, EMPTY
     for empty sites), ``pos`` (index in its class list), ``lab`` (cluster slot or -1),
-    ``t_ins`` (insertion time of the molecule there). Classes: ``members``/``cnt``.
+    ``t_ins`` (insertion time of the molecule there; not moved with hops when no
+    extraction can happen, as nothing reads it then). Classes: ``members``/``cnt``.
     Clusters (by slot): ``cd`` (columns C_*), ``cpar`` (parent record of a split),
     ``cbt`` (record start time), ``free_slots``, ``elig`` (extractable, rate mode),
     ``sq`` (occupied sites per m x m square, by origin). Scratch: ``vis``, ``visg``,
@@ -237,7 +238,8 @@ def _prefetch(typingctx, arr, idx):
     def codegen(context, builder, signature, args):
         aryty = signature.args[0]
         ary = context.make_array(aryty)(context, builder, args[0])
-        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [args[1]], wraparound=False)
+        k = context.cast(builder, args[1], signature.args[1], types.intp)
+        ptr = cgutils.get_item_pointer(context, builder, aryty, ary, [k], wraparound=False)
         i8p = ir.IntType(8).as_pointer()
         i32 = ir.IntType(32)
         fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
