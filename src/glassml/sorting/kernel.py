@@ -367,11 +367,9 @@ def _kernel(
         if track_t:
             _prefetch(t_ins, s)
 
-    def peek():
-        # site of the next event from a copy of the RNG (same draws as the event loop)
-        if not pf:
-            return -1
-        total = rates()
+    def draw_next(total):
+        # site of the next event from a copy of the RNG (the event loop's own draws) and
+        # the current lists and rates; -1 when that event is not at a site
         for q in range(4):
             rp[q] = rng[q]
         rng_uniform(rp)
@@ -382,14 +380,27 @@ def _kernel(
             c += 1
             acc += w[c]
         if c < 4:
-            if cnt[c] == 0:
-                return -1
-            k = members[c, _randint(rp, cnt[c])]
-        elif c == EMPTY:
-            k = _randint(rp, n_sites)
-        else:
+            return members[c, _randint(rp, cnt[c])] if cnt[c] > 0 else -1
+        if c == EMPTY:
+            return _randint(rp, n_sites)
+        return -1
+
+    def guess_next(total):
+        # The event after this one, guessed before this one changes the class lists:
+        # right whenever this event leaves the drawn class's count and list slot alone,
+        # as a lone molecule's step does. Its neighbourhood then loads while this event
+        # waits for its own; `peek` repeats the exact draw once the lists are final.
+        k = draw_next(total)
+        if k >= 0:
+            prefetch_site(k)
+
+    def peek():
+        # site of the next event, prefetched (same draws as the event loop)
+        if not pf:
             return -1
-        prefetch_site(k)
+        k = draw_next(rates())
+        if k >= 0:
+            prefetch_site(k)
         return k
 
     # ------------------------------------------------------------------ classes
@@ -428,6 +439,34 @@ def _kernel(
             nocc[k] -= 1
             if occ[k]:
                 set_class(k, nocc[k])
+
+    def move(i, j):
+        # A hop i -> j. Each removal from a class list writes the `pos` of a random
+        # site (the member moved into the gap), a cache miss on large lattices: i
+        # leaves its list once (not first changing class as a neighbour of j), and
+        # when j ends in i's class (a lone molecule's step) j takes i's list slot.
+        occ[i] = 0  # i keeps its class and slot until j's class is known
+        for d in range(4):
+            k = nbr(i, d)
+            nocc[k] -= 1
+            if occ[k]:
+                set_class(k, nocc[k])
+        occ[j] = 1
+        for d in range(4):
+            k = nbr(j, d)
+            nocc[k] += 1
+            if occ[k]:
+                set_class(k, nocc[k])
+        c = cls[i]
+        if nocc[j] == c:
+            p = pos[i]
+            members[c, p] = j
+            pos[j] = p
+            cls[j] = c
+            cls[i] = EMPTY
+        else:
+            set_class(i, EMPTY)
+            set_class(j, nocc[j])
 
     # ------------------------------------------------------------------ squares
     def square_update(s, delta):
@@ -841,6 +880,8 @@ def _kernel(
                 continue
             i = members[cl, _randint(rng, cnt[cl])]
             kk = _randint(rng, 4 - cl)
+            if pf:
+                guess_next(total)
             j = -1
             for d in range(4):
                 y = nbr(i, d)
@@ -854,29 +895,56 @@ def _kernel(
                 if dn > 0 and rng_uniform(rng) >= gp[dn]:
                     si[S_NNULL] += 1
                     continue
-            # add at j first, then vacate i: a molecule sliding along a domain
+            # clusters: add j first, then remove i: a molecule sliding along a domain
             # never splits it spuriously (cluster_add sees i by its label)
             if track_t:
                 t_ins[j] = t_ins[i]
-            occupy(j)
-            vacate(i)
+            move(i, j)
             nxt = peek()
-            cluster_add(j)
-            if sqmode:
-                square_update(j, 1)
-                square_update(i, -1)
-            nt = cluster_remove(i, 0)
-            touched[nt] = lab[j]
-            nt += 1
             si[S_NHOP] += 1
-            for q in range(nt):
-                c = touched[q]
-                dup = False
-                for p in range(q):
-                    if touched[p] == c:
-                        dup = True
-                if not dup and cd[c, C_SIZE] > 0:
-                    n_ext = post_update(c, n_ext)
+            if cl == 0 and nocc[j] == 0 and not sqmode:
+                # a lone molecule stepping to a site with no other neighbour (most hops of
+                # the dilute gas): its one-site cluster moves along, nothing else changes
+                # (the general path below gives the same state at several times the cost)
+                c = lab[i]
+                lab[j] = c
+                lab[i] = -1
+                cd[c, C_ANCHOR] = j
+            elif cl == 1 and nocc[j] == 0 and not sqmode and mind >= 2:
+                # a molecule leaving its only neighbour k for a site with no other
+                # neighbour: its cluster loses it without a split check (k alone held
+                # it there) and it starts a new one-site cluster. The general path
+                # adds j to the cluster and splits it off by BFS: same records,
+                # labels and anchors up to slot numbers (a fragment below the record
+                # size keeps no trace of its birth kind). Anchors as there (k, j):
+                # they set the order in which an extraction empties a domain.
+                c = lab[i]
+                unlink(c, i)
+                for d in range(4):
+                    k = nbr(i, d)
+                    if k != j and occ[k]:
+                        cd[c, C_ANCHOR] = k
+                        break
+                c2 = new_slot()
+                link(c2, j)
+                n_ext = post_update(c, 0)
+                n_ext = post_update(c2, n_ext)
+            else:
+                cluster_add(j)
+                if sqmode:
+                    square_update(j, 1)
+                    square_update(i, -1)
+                nt = cluster_remove(i, 0)
+                touched[nt] = lab[j]
+                nt += 1
+                for q in range(nt):
+                    c = touched[q]
+                    dup = False
+                    for p in range(q):
+                        if touched[p] == c:
+                            dup = True
+                    if not dup and cd[c, C_SIZE] > 0:
+                        n_ext = post_update(c, n_ext)
         elif cl == EMPTY:
             t_ins[s] = sf[F_T]
             occupy(s)
