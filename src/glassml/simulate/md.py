@@ -57,6 +57,13 @@ def _pad3(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def maxwell_boltzmann(n: int, dim: int, temperature: float, rng: np.random.Generator) -> np.ndarray:
+    """Velocities [n, dim] of unit masses at `temperature`, total momentum zero (the draw
+    both MD engines use, so that one generator gives the same run in each)."""
+    v = rng.normal(0.0, np.sqrt(temperature), size=(n, dim))
+    return v - v.mean(axis=0)
+
+
 class LJSystem:
     """A periodic LJ mixture: species, box, potential, and the current dynamical state."""
 
@@ -152,8 +159,7 @@ class LJSystem:
 
     def draw_velocities(self, temperature: float, rng: np.random.Generator) -> None:
         """Maxwell-Boltzmann velocities at `temperature` with zero total momentum."""
-        v = rng.normal(0.0, np.sqrt(temperature), size=(self.n, self.dim))
-        self.velocities = v - v.mean(axis=0)
+        self.velocities = maxwell_boltzmann(self.n, self.dim, temperature, rng)
 
     # --- kernels -----------------------------------------------------------------------------
     def _rebuild(self) -> None:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import warp as wp
 
-from glassml.simulate.md import SimulationError
+from glassml.simulate.md import SimulationError, maxwell_boltzmann
 from glassml.simulate.potential import LJTable
 from glassml.simulate.thermostat import BussiThermostat
 
@@ -239,12 +239,15 @@ def _kick_kernel(
     f: wp.array2d(dtype=wp.vec3d),
     dt: wp.float64,
     kinetic: wp.array(dtype=wp.float64),
+    want_kinetic: int,
 ):
-    """Second half-step: v += f dt/2; `kinetic` gets each replica's kinetic energy."""
+    """Second half-step: v += f dt/2; with `want_kinetic` (thermostats), `kinetic` gets each
+    replica's kinetic energy (atomics on R addresses: left out of NVE runs)."""
     r, i = wp.tid()
     vi = v[r, i] + wp.float64(0.5) * dt * f[r, i]
     v[r, i] = vi
-    wp.atomic_add(kinetic, r, wp.float64(0.5) * wp.dot(vi, vi))
+    if want_kinetic != 0:
+        wp.atomic_add(kinetic, r, wp.float64(0.5) * wp.dot(vi, vi))
 
 
 @wp.kernel
@@ -372,8 +375,9 @@ class WarpLJBatch:
         `LJSystem.draw_velocities` draws them (same generator, same velocities)."""
         if len(rngs) != self.n_replicas:
             raise ValueError(f"need one generator per replica ({self.n_replicas}), got {len(rngs)}")
-        v = np.stack([rng.normal(0.0, np.sqrt(temperature), (self.n, self.dim)) for rng in rngs])
-        self.velocities = v - v.mean(axis=1, keepdims=True)
+        self.velocities = np.stack(
+            [maxwell_boltzmann(self.n, self.dim, temperature, rng) for rng in rngs]
+        )
 
     @property
     def forces(self) -> np.ndarray:
@@ -493,8 +497,16 @@ class WarpLJBatch:
             if float(self._moved.numpy()[0]) > half_skin2:
                 self._build()
             self.compute_forces()
-            self._kinetic.zero_()
-            self._launch(_kick_kernel, self._v, self._f, float(dt), self._kinetic)
+            if thermostats is not None:
+                self._kinetic.zero_()
+            self._launch(
+                _kick_kernel,
+                self._v,
+                self._f,
+                float(dt),
+                self._kinetic,
+                int(thermostats is not None),
+            )
             if thermostats is not None:
                 kin = self._kinetic.numpy()
                 factor = [

@@ -35,7 +35,7 @@ def instantiate_group(group: DictConfig | None) -> list[Any]:
     return [instantiate(c) for c in group.values() if isinstance(c, DictConfig) and "_target_" in c]
 
 
-# keys of the trainer group that are not `pl.Trainer` arguments
+# values of `trainer.matmul_precision` (torch.set_float32_matmul_precision)
 MATMUL_PRECISIONS = ("highest", "high", "medium")
 
 
