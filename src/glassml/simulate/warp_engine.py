@@ -68,6 +68,16 @@ def _cell_coord(x: wp.float64, width: wp.float64, nc: int) -> int:
 
 
 @wp.func
+def _cell_of(p: wp.vec3d, width: wp.vec3d, nc: wp.vec3i) -> wp.vec3i:
+    """Cell (x, y, z indices) of position p."""
+    return wp.vec3i(
+        _cell_coord(p[0], width[0], nc[0]),
+        _cell_coord(p[1], width[1], nc[1]),
+        _cell_coord(p[2], width[2], nc[2]),
+    )
+
+
+@wp.func
 def _neighbour_cell(c: int, k: int, nc: int) -> int:
     """k-th cell scanned along one axis: c-1, c, c+1 (periodic) or, below 3 cells, all."""
     if nc >= 3:
@@ -85,6 +95,16 @@ def _min_image(d: wp.float64, length: wp.float64) -> wp.float64:
     return d
 
 
+@wp.func
+def _separation(p: wp.vec3d, q: wp.vec3d, box: wp.vec3d) -> wp.vec3d:
+    """Minimum-image p - q."""
+    return wp.vec3d(
+        _min_image(p[0] - q[0], box[0]),
+        _min_image(p[1] - q[1], box[1]),
+        _min_image(p[2] - q[2], box[2]),
+    )
+
+
 @wp.kernel
 def _bin_kernel(
     x: wp.array2d(dtype=wp.vec3d),
@@ -96,11 +116,8 @@ def _bin_kernel(
 ):
     """Cell list of every replica; `fullest` gets the largest cell occupancy."""
     r, i = wp.tid()
-    p = x[r, i]
-    cx = _cell_coord(p[0], width[0], nc[0])
-    cy = _cell_coord(p[1], width[1], nc[1])
-    cz = _cell_coord(p[2], width[2], nc[2])
-    c = (cx * nc[1] + cy) * nc[2] + cz
+    cell = _cell_of(x[r, i], width, nc)
+    c = (cell[0] * nc[1] + cell[1]) * nc[2] + cell[2]
     slot = wp.atomic_add(cell_count, r, c, 1)
     wp.atomic_max(fullest, 0, slot + 1)
     if slot < cell_atoms.shape[2]:
@@ -125,29 +142,23 @@ def _list_kernel(
     r, i = wp.tid()
     p = x[r, i]
     ti = types[i]
-    cx = _cell_coord(p[0], width[0], nc[0])
-    cy = _cell_coord(p[1], width[1], nc[1])
-    cz = _cell_coord(p[2], width[2], nc[2])
+    cell = _cell_of(p, width, nc)
     cap = nbr_idx.shape[2]
     m = int(0)  # noqa: UP018 (a Warp variable mutable in loops)
     for kx in range(wp.min(nc[0], 3)):
-        jx = _neighbour_cell(cx, kx, nc[0])
+        jx = _neighbour_cell(cell[0], kx, nc[0])
         for ky in range(wp.min(nc[1], 3)):
-            jy = _neighbour_cell(cy, ky, nc[1])
+            jy = _neighbour_cell(cell[1], ky, nc[1])
             for kz in range(wp.min(nc[2], 3)):
-                jz = _neighbour_cell(cz, kz, nc[2])
+                jz = _neighbour_cell(cell[2], kz, nc[2])
                 c = (jx * nc[1] + jy) * nc[2] + jz
                 for s in range(cell_count[r, c]):
                     j = cell_atoms[r, c, s]
-                    if j != i:
-                        q = x[r, j]
-                        dx = _min_image(p[0] - q[0], box[0])
-                        dy = _min_image(p[1] - q[1], box[1])
-                        dz = _min_image(p[2] - q[2], box[2])
-                        if dx * dx + dy * dy + dz * dz < rlist2[ti, types[j]]:
-                            if m < cap:
-                                nbr_idx[r, i, m] = j
-                            m += 1
+                    d2 = wp.length_sq(_separation(p, x[r, j], box))
+                    if j != i and d2 < rlist2[ti, types[j]]:
+                        if m < cap:
+                            nbr_idx[r, i, m] = j
+                        m += 1
     nbr_cnt[r, i] = m
     wp.atomic_max(longest, 0, m)
 
@@ -176,18 +187,15 @@ def _force_kernel(
     e = wp.float64(0.0)
     for k in range(nbr_cnt[r, i]):
         j = nbr_idx[r, i, k]
-        q = x[r, j]
         tj = types[j]
         # positions are wrapped at each list build and move < skin/2 before the next
-        dx = _min_image(p[0] - q[0], box[0])
-        dy = _min_image(p[1] - q[1], box[1])
-        dz = _min_image(p[2] - q[2], box[2])
-        r2 = dx * dx + dy * dy + dz * dz
+        d = _separation(p, x[r, j], box)
+        r2 = wp.length_sq(d)
         if r2 < rc2[ti, tj]:
             inv2 = wp.float64(1.0) / r2
             inv6 = inv2 * inv2 * inv2
             fr = inv6 * (f12[ti, tj] * inv6 - f6[ti, tj]) * inv2
-            f = f + wp.vec3d(fr * dx, fr * dy, fr * dz)
+            f = f + fr * d
             e += wp.float64(0.5) * (inv6 * (e12[ti, tj] * inv6 - e6[ti, tj]) - shift[ti, tj])
     forces[r, i] = f
     epot[r, i] = e
