@@ -367,18 +367,22 @@ def _kernel(
         if track_t:
             _prefetch(t_ins, s)
 
+    def pick_class(r):
+        # the rate class whose cumulative weight first exceeds r (r uniform in [0, total))
+        c = 0
+        acc = w[0]
+        while r >= acc and c < NCLS:
+            c += 1
+            acc += w[c]
+        return c
+
     def draw_next(total):
         # site of the next event from a copy of the RNG (the event loop's own draws) and
         # the current lists and rates; -1 when that event is not at a site
         for q in range(4):
             rp[q] = rng[q]
         rng_uniform(rp)
-        r = rng_uniform(rp) * total
-        c = 0
-        acc = w[0]
-        while r >= acc and c < NCLS:
-            c += 1
-            acc += w[c]
+        c = pick_class(rng_uniform(rp) * total)
         if c < 4:
             return members[c, _randint(rp, cnt[c])] if cnt[c] > 0 else -1
         if c == EMPTY:
@@ -862,12 +866,7 @@ def _kernel(
                 wait[si[S_NWAIT], 0] = dt
                 wait[si[S_NWAIT], 1] = total
                 si[S_NWAIT] += 1
-            r = rng_uniform(rng) * total
-            cl = 0
-            acc = w[0]
-            while r >= acc and cl < NCLS:
-                cl += 1
-                acc += w[cl]
+            cl = pick_class(rng_uniform(rng) * total)
             if cl == EMPTY:
                 # insertion by thinning: every site at rate k_I, occupied ones are null
                 # events; this spares the empty-site list two updates per hop
