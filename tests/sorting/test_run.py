@@ -131,6 +131,27 @@ def test_interrupted_run_resumes_bit_for_bit(tmp_path, monkeypatch):
         run_mod.simulate(_small(tmp_path / "cut", g=0.2), tmp_path / "cut")
 
 
+def test_checkpoint_of_another_kernel_layout_is_refused(tmp_path, monkeypatch):
+    p = _small(tmp_path, checkpoint_every=0.0)
+    orig = run_mod.Recorder.sample
+
+    def interrupt(self, st):
+        orig(self, st)
+        if self.k == 5:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_mod.Recorder, "sample", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_mod.simulate(p, tmp_path)
+    monkeypatch.setattr(run_mod.Recorder, "sample", orig)
+    ckpt = tmp_path / "checkpoint.npz"
+    with np.load(ckpt) as z:
+        arrays = {k: z[k] for k in z.files if k != "state_site"}
+    np.savez(ckpt, **arrays)
+    with pytest.raises(ValueError, match=r"checkpoint\.npz: checkpoint lacks state arrays \['site'\]"):
+        run_mod.simulate(p, tmp_path)
+
+
 def test_short_run_warns_instead_of_averaging_silently(tmp_path):
     s = run_mod.simulate(_small(tmp_path, phi=1e-4, t_end=300.0), tmp_path)
     assert s["warnings"], "a run far shorter than the residence time must carry a warning"

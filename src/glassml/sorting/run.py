@@ -143,9 +143,15 @@ def _load_checkpoint(path: Path, p: SortingParams, rec: Recorder) -> K.SortState
         if str(z["digest"]) != p.digest():
             return None
         st = K.new_state(p.nx, p.ny, p.seed, buffer=p.buffer)
-        for k, arr in st._asdict().items():  # in place: keeps the interleaved layout
-            if f"state_{k}" in z:
-                arr[...] = z[f"state_{k}"]
+        fields = {k: arr for k, arr in st._asdict().items() if k not in K.SCRATCH_FIELDS}
+        missing = [k for k in fields if f"state_{k}" not in z]
+        if missing:
+            raise ValueError(
+                f"{path}: checkpoint lacks state arrays {missing} (written by another "
+                "version of the lattice-gas kernel); delete it to restart the run"
+            )
+        for k, arr in fields.items():  # in place: keeps the interleaved layout
+            arr[...] = z[f"state_{k}"]
         rec.from_arrays({k[4:]: z[k] for k in z.files if k.startswith("rec_")})
     return st
 
