@@ -148,7 +148,8 @@ def test_checkpoint_of_another_kernel_layout_is_refused(tmp_path, monkeypatch):
     with np.load(ckpt) as z:
         arrays = {k: z[k] for k in z.files if k != "state_site"}
     np.savez(ckpt, **arrays)
-    with pytest.raises(ValueError, match=r"checkpoint\.npz: checkpoint lacks state arrays \['site'\]"):
+    lacks = r"checkpoint\.npz: checkpoint lacks state arrays \['site'\]"
+    with pytest.raises(ValueError, match=lacks):
         run_mod.simulate(p, tmp_path)
 
 
