@@ -68,8 +68,16 @@ def check_invariants(
     """The incremental bookkeeping equals a full recomputation (scipy.ndimage.label, wrapped)."""
     occ = st.occ.reshape(ny, nx).astype(bool)
     lab, n = periodic_label(occ)
-    tl = st.lab.reshape(ny, nx)
-    assert ((tl >= 0) == occ).all()
+    tl = st.lab.reshape(ny, nx).astype(np.int64)
+    assert ((tl != -1) == occ).all()
+    nocc = sum(np.roll(occ, sh, ax) for sh in (1, -1) for ax in (0, 1))
+    lone = tl == K.MONO
+    # a molecule with no slot is alone exactly when domains start at two molecules
+    if min_dom >= 2:
+        assert (lone == (occ & (nocc == 0))).all()
+    else:
+        assert not lone.any()
+    tl[lone] = -2 - np.arange(lone.sum())  # each its own cluster
     pairs_ = set(zip(lab[occ].tolist(), tl[occ].tolist(), strict=True))
     assert len(pairs_) == n, "a tracked cluster spans several true clusters or vice versa"
     assert len({b for _, b in pairs_}) == n
@@ -77,6 +85,9 @@ def check_invariants(
     n_dom = 0
     for a, b in pairs_:
         size = sizes[a]
+        if b < 0:
+            assert size == 1
+            continue
         assert st.cd[b, K.C_SIZE] == size
         assert st.lab[st.cd[b, K.C_ANCHOR]] == b
         tracked = st.cd[b, K.C_REC] >= 0
@@ -93,9 +104,10 @@ def check_invariants(
                 full += occ[np.ix_(rows, cols)].all()
             assert st.cd[b, K.C_FULL] == full
     assert st.si[K.S_NDOM] == n_dom
-    nocc = sum(np.roll(occ, sh, ax) for sh in (1, -1) for ax in (0, 1)).ravel()
-    assert (st.nocc == nocc).all()
-    assert (st.cls == np.where(st.occ == 1, st.nocc, K.EMPTY)).all()
+    slots = {b for _, b in pairs_ if b >= 0}
+    assert np.count_nonzero(st.cd[:, K.C_SIZE]) == len(slots), "a freed cluster slot kept a size"
+    assert st.si[K.S_NFREE] == nx * ny - len(slots), "cluster slots leaked"
+    assert (st.nocc == nocc.ravel()).all()
     for c in range(K.NLIST):
         m = st.members[c, : st.cnt[c]]
         assert (st.cls[m] == c).all()

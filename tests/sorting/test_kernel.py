@@ -42,17 +42,18 @@ def test_rng_matches_reference_xoshiro():
 
 
 @pytest.mark.parametrize(
-    "rule,extraction,rate,phi,g",
+    "rule,extraction,rate,phi,g,min_dom",
     [
-        ("gn", "size", None, 0.05, 0.3),
-        ("metropolis", "size", None, 0.05, 0.1),
-        ("gn", "square", None, 0.05, 0.2),
-        ("gn", "size", 0.5, 0.05, 0.2),
-        ("gn", "square", 0.3, 0.05, 0.2),
-        ("gn", "none", None, 0.0, 1.0),
+        ("gn", "size", None, 0.05, 0.3, 2),
+        ("gn", "size", None, 0.05, 0.3, 1),  # lone molecules keep cluster slots
+        ("metropolis", "size", None, 0.05, 0.1, 2),
+        ("gn", "square", None, 0.05, 0.2, 2),
+        ("gn", "size", 0.5, 0.05, 0.2, 2),
+        ("gn", "square", 0.3, 0.05, 0.2, 2),
+        ("gn", "none", None, 0.0, 1.0, 2),
     ],
 )
-def test_tracking_equals_full_relabelling(rule, extraction, rate, phi, g):
+def test_tracking_equals_full_relabelling(rule, extraction, rate, phi, g, min_dom):
     """After every event the tracked domains equal scipy.ndimage.label with periodic wrap."""
     for seed, (nx, ny) in enumerate([(9, 7), (12, 12)]):
         p = SortingParams(
@@ -65,7 +66,7 @@ def test_tracking_equals_full_relabelling(rule, extraction, rate, phi, g):
             extraction=extraction,
             square=2,
             extraction_rate=rate,
-            domain_min_size=2,
+            domain_min_size=min_dom,
             init="random",
             init_density=0.35,
             seed=seed,
@@ -74,12 +75,12 @@ def test_tracking_equals_full_relabelling(rule, extraction, rate, phi, g):
         st = initial_state(p)
         par, ipar = p.kernel_params()
         msq = 2 if extraction == "square" else None
-        check_invariants(st, nx, ny, 2, msq)
+        check_invariants(st, nx, ny, min_dom, msq)
         for _ in range(1500):
             K.run(st, par, ipar, 1e18, 1)
             st.si[K.S_NEXTBUF] = 0
             st.si[K.S_NDEATHBUF] = 0
-            check_invariants(st, nx, ny, 2, msq)
+            check_invariants(st, nx, ny, min_dom, msq)
         assert st.si[K.S_NHOP] > 300
 
 

@@ -32,6 +32,11 @@ from numba.extending import intrinsic
 
 EMPTY = 5
 NCLS = 6
+# Label of a molecule with no occupied neighbour when domains start at two molecules
+# (domain_min_size >= 2): its one-site cluster has no slot (no record, never
+# extracted), so the dilute gas's hops and its molecules joining domains touch no
+# cluster data (most events of a typical lattice).
+MONO = -2
 NLIST = 4  # only classes 0..3 (molecules that can hop) keep member lists
 
 # domain fates and birth kinds
@@ -314,6 +319,7 @@ def _kernel(
     ny = ipar[I_NY]
     big_m = ipar[I_M]
     mind = ipar[I_MINDOM]
+    mono = mind >= 2
     n_sites = site.shape[0]
     # insertion times are only read by extraction; without any they are not moved
     track_t = sqmode or big_m <= n_sites
@@ -324,6 +330,7 @@ def _kernel(
     ring = np.empty(8, np.int32)
     reps = np.empty(4, np.int32)
     labs = np.empty(4, np.int32)
+    monos = np.empty(4, np.int32)
     head = np.zeros(4, np.int64)
     tail = np.zeros(4, np.int64)
     gpar = np.zeros(4, np.int64)
@@ -620,13 +627,18 @@ def _kernel(
         free_slot(b)
 
     def cluster_add(s, dep):
-        # attach occupied site s to its neighbours' clusters (largest absorbs the rest);
-        # a hop's departure site `dep` is vacated but still counts here by its label
+        # attach occupied site s to its neighbours' clusters (largest absorbs the rest,
+        # lone molecules join it); a hop's departure site `dep` is vacated but still
+        # counts here by its label. Returns the cluster, or -1 for a new lone molecule.
         nl = 0
+        nm = 0
         for d in range(4):
             k = nbr(s, d)
             c = lab[k] if site[k] & 1 or k == dep else -1
-            if c >= 0:
+            if c == MONO:
+                monos[nm] = k
+                nm += 1
+            elif c >= 0:
                 dup = False
                 for q in range(nl):
                     if labs[q] == c:
@@ -635,6 +647,9 @@ def _kernel(
                     labs[nl] = c
                     nl += 1
         if nl == 0:
+            if mono and nm == 0:
+                lab[s] = MONO
+                return -1
             a = new_slot()
         else:
             a = labs[0]
@@ -648,6 +663,8 @@ def _kernel(
                 if labs[q] != a:
                     merge_into(a, labs[q], dep)
         link(a, s)
+        for q in range(nm):
+            link(a, monos[q])
         return a
 
     def find(gg):
@@ -659,6 +676,9 @@ def _kernel(
         # detach vacated site s (already marked empty) and split its cluster if needed;
         # the remainder and new fragments are appended to `touched`
         c = lab[s]
+        if c == MONO:
+            lab[s] = -1
+            return nt
         unlink(c, s)
         if cd[c, C_SIZE] == 0:
             end_record(c, DISSOLVED, -1)
@@ -846,6 +866,10 @@ def _kernel(
             cpar[c] = -1
         elif size > cd[c, C_MAX]:
             cd[c, C_MAX] = size
+        if mono and size == 1:
+            lab[cd[c, C_ANCHOR]] = MONO
+            free_slot(c)
+            return n_ext
         if eligible(c):
             if k_e <= 0.0:
                 to_ext[n_ext] = c
@@ -930,7 +954,8 @@ def _kernel(
                 c = lab[i]
                 lab[j] = c
                 lab[i] = -1
-                cd[c, C_ANCHOR] = j
+                if c >= 0:
+                    cd[c, C_ANCHOR] = j
             elif cl <= 1 and mind >= 2:
                 # i had at most one occupied neighbour, so its leaving cannot split its
                 # cluster: it leaves that cluster (a lone molecule's one-site cluster,
@@ -943,20 +968,24 @@ def _kernel(
                 c = lab[i]
                 if sqmode:
                     square_update(i, -1)
-                unlink(c, i)
-                if cd[c, C_SIZE] == 0:
-                    free_slot(c)
-                elif cd[c, C_ANCHOR] < 0:
-                    for d in range(4):
-                        k = nbr(i, d)
-                        if site[k] & 1 and k != j:
-                            cd[c, C_ANCHOR] = k
-                            break
+                if c == MONO:
+                    lab[i] = -1
+                else:
+                    unlink(c, i)
+                    if cd[c, C_SIZE] == 0:
+                        free_slot(c)
+                    elif cd[c, C_ANCHOR] < 0:
+                        for d in range(4):
+                            k = nbr(i, d)
+                            if site[k] & 1 and k != j:
+                                cd[c, C_ANCHOR] = k
+                                break
                 a = cluster_add(j, -1)
                 if sqmode:
                     square_update(j, 1)
-                n_ext = post_update(a, 0)
-                if c != a and cd[c, C_SIZE] > 0:
+                if a >= 0:
+                    n_ext = post_update(a, 0)
+                if c >= 0 and c != a and cd[c, C_SIZE] > 0:
                     n_ext = post_update(c, n_ext)
             else:
                 cluster_add(j, i)
@@ -968,7 +997,7 @@ def _kernel(
                 nt += 1
                 for q in range(nt):
                     c = touched[q]
-                    dup = False
+                    dup = c < 0
                     for p in range(q):
                         if touched[p] == c:
                             dup = True
@@ -983,11 +1012,12 @@ def _kernel(
             if sqmode:
                 square_update(s, 1)
             if fill:
-                if cd[a, C_REC] < 0:
+                if a >= 0 and cd[a, C_REC] < 0:
                     cd[a, C_KIND] = BORN_INITIAL
             else:
                 si[S_NINS] += 1
-            n_ext = post_update(a, 0)
+            if a >= 0:
+                n_ext = post_update(a, 0)
         else:
             nel = si[S_NELIG]
             if nel == 0:
@@ -1047,6 +1077,13 @@ def _flush_alive(cd, cpar, cbt, t):
 def flush_alive(st: SortState) -> tuple[np.ndarray, np.ndarray]:
     """Records (fate ALIVE) of every live tracked domain, for the end of a run."""
     return _flush_alive(st.cd, st.cpar, st.cbt, float(st.sf[F_T]))
+
+
+def cluster_sizes(st: SortState) -> np.ndarray:
+    """Size of every cluster, lone molecules without a slot (label MONO) included."""
+    sizes = st.cd[:, C_SIZE]
+    live = sizes[sizes > 0]
+    return np.concatenate([live, np.ones(np.count_nonzero(st.lab == MONO), live.dtype)])
 
 
 def site_records(st: SortState) -> np.ndarray:

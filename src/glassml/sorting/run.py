@@ -77,8 +77,7 @@ class Recorder:
 
     def sample(self, st: K.SortState) -> None:
         p = self.p
-        sizes = st.cd[: p.nx * p.ny, K.C_SIZE]
-        live = sizes[sizes > 0]
+        live = K.cluster_sizes(st)
         h = np.bincount(np.minimum(live, self.hist_max), minlength=self.hist_max + 1)
         k = self.k
         n_sites = p.nx * p.ny
