@@ -102,22 +102,27 @@ def test_hydra_target_runs_and_writes_outputs(tmp_path):
     assert not list(tmp_path.glob(".*tmp*"))
 
 
-def test_interrupted_run_resumes_bit_for_bit(tmp_path, monkeypatch):
-    ref = run_mod.simulate(_small(tmp_path / "ref"), tmp_path / "ref")
-    p = _small(tmp_path / "cut", checkpoint_every=0.0)
+def _interrupt_after(p, out, monkeypatch, n_samples: int) -> None:
+    """Run p in out and stop it like Ctrl-C after n_samples samples (checkpoint left)."""
     orig = run_mod.Recorder.sample
 
     def interrupt(self, st):
         orig(self, st)
-        if self.k == 30:
+        if self.k == n_samples:
             raise KeyboardInterrupt
 
     monkeypatch.setattr(run_mod.Recorder, "sample", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        run_mod.simulate(p, tmp_path / "cut")
+        run_mod.simulate(p, out)
+    monkeypatch.setattr(run_mod.Recorder, "sample", orig)
+
+
+def test_interrupted_run_resumes_bit_for_bit(tmp_path, monkeypatch):
+    ref = run_mod.simulate(_small(tmp_path / "ref"), tmp_path / "ref")
+    p = _small(tmp_path / "cut", checkpoint_every=0.0)
+    _interrupt_after(p, tmp_path / "cut", monkeypatch, 30)
     assert (tmp_path / "cut" / "checkpoint.npz").exists()
     assert not (tmp_path / "cut" / "summary.json").exists()
-    monkeypatch.setattr(run_mod.Recorder, "sample", orig)
     got = run_mod.simulate(p, tmp_path / "cut")
     a = np.load(tmp_path / "ref" / "timeseries.npz")
     b = np.load(tmp_path / "cut" / "timeseries.npz")
@@ -133,17 +138,7 @@ def test_interrupted_run_resumes_bit_for_bit(tmp_path, monkeypatch):
 
 def test_checkpoint_of_another_kernel_layout_is_refused(tmp_path, monkeypatch):
     p = _small(tmp_path, checkpoint_every=0.0)
-    orig = run_mod.Recorder.sample
-
-    def interrupt(self, st):
-        orig(self, st)
-        if self.k == 5:
-            raise KeyboardInterrupt
-
-    monkeypatch.setattr(run_mod.Recorder, "sample", interrupt)
-    with pytest.raises(KeyboardInterrupt):
-        run_mod.simulate(p, tmp_path)
-    monkeypatch.setattr(run_mod.Recorder, "sample", orig)
+    _interrupt_after(p, tmp_path, monkeypatch, 5)
     ckpt = tmp_path / "checkpoint.npz"
     with np.load(ckpt) as z:
         arrays = {k: z[k] for k in z.files if k != "state_site"}

@@ -10,10 +10,14 @@ rejection-free. Insertion (rate ``k_I`` per empty site) and the Metropolis rule
 rejected one is a null event whose time still counts, which is exact as well.
 
 Domains (4-connected clusters) are tracked incrementally: each cluster has a
-slot with its size and an anchor site; merges relabel the smaller cluster by BFS,
-and a departure that may split a cluster is first checked on the 8-site ring
-around the vacated site and only then by lockstep BFS from the disconnected
-neighbours, whose cost is that of the smaller fragments.
+slot with its size and an anchor site (lone molecules have none when domains
+start at two molecules); merges relabel the smaller cluster by BFS, and a
+departure that may split a cluster is first checked on the 8-site ring around
+the vacated site and only then by lockstep BFS from the disconnected neighbours,
+whose cost is that of the smaller fragments. A molecule with at most one
+neighbour cannot split its domain: it leaves it and joins the clusters at its
+new site like an inserted molecule, so passing between two domains merges
+nothing.
 
 All state lives in a ``SortState`` named tuple of arrays (see ``new_state``) so
 that it can be check-pointed and resumed bit for bit (the RNG, xoshiro256**, is
