@@ -433,12 +433,14 @@ def _kernel(
     # ------------------------------------------------------------------ classes
     # site[s]: bit 0 occupied, bits 1-3 occupied neighbours; an occupied site's rate
     # class is its neighbour count, and classes below NLIST keep member lists.
-    def list_remove(s, c):
-        p = pos[s]
+    def remove_at(c, p):
         last = members[c, cnt[c] - 1]
         members[c, p] = last
         pos[last] = p
         cnt[c] -= 1
+
+    def list_remove(s, c):
+        remove_at(c, pos[s])
 
     def list_add(s, c):
         q = cnt[c]
@@ -480,7 +482,7 @@ def _kernel(
         for d in range(4):
             lose_neighbour(nbr(s, d))
 
-    def move(i, j):
+    def move(i, j, pi):
         # A hop i -> j. Each removal from a class list writes the `pos` of a random
         # site (the member moved into the gap), a cache miss on large lattices: i
         # leaves its list once (not first changing class as a neighbour of j), and
@@ -493,12 +495,14 @@ def _kernel(
         for d in range(4):
             gain_neighbour(nbr(j, d))
         cj = site[j] >> 1
+        # i's list slot is known from the draw unless a neighbour's change of class
+        # moved it (reading pos[i] is a cache miss on large lattices)
+        p = pi if pi < cnt[c] and members[c, pi] == i else pos[i]
         if cj == c:
-            p = pos[i]
             members[c, p] = j
             pos[j] = p
         else:
-            list_remove(i, c)
+            remove_at(c, p)
             if cj < NLIST:
                 list_add(j, cj)
 
@@ -927,7 +931,8 @@ def _kernel(
         if cl < 4:
             if cnt[cl] == 0:
                 continue
-            i = members[cl, _randint(rng, cnt[cl])]
+            pi = _randint(rng, cnt[cl])
+            i = members[cl, pi]
             kk = _randint(rng, 4 - cl)
             if pf:
                 guess_next(total)
@@ -948,14 +953,14 @@ def _kernel(
             # never splits it spuriously (cluster_add sees i by its label)
             if track_t:
                 t_ins[j] = t_ins[i]
-            move(i, j)
+            move(i, j, pi)
             nxt = peek()
             si[S_NHOP] += 1
             if cl == 0 and site[j] >> 1 == 0 and not sqmode:
                 # a lone molecule stepping to a site with no other neighbour (most hops of
                 # the dilute gas): its one-site cluster moves along, nothing else changes
                 # (the general path below gives the same state at several times the cost)
-                c = lab[i]
+                c = MONO if mono else lab[i]
                 lab[j] = c
                 lab[i] = -1
                 if c >= 0:
@@ -969,7 +974,7 @@ def _kernel(
                 # split them again: a molecule passing from one domain to another would
                 # end the smaller domain's record (merged) and start a new one (split).
                 # Here the domains keep their records and only real bridges merge.
-                c = lab[i]
+                c = MONO if cl == 0 else lab[i]  # no label to read for a lone molecule
                 if sqmode:
                     square_update(i, -1)
                 if c == MONO:
@@ -1031,7 +1036,8 @@ def _kernel(
             c = to_ext[q]
             if cd[c, C_SIZE] > 0:
                 extract(c)
-        if nxt >= 0 and lab[nxt] >= 0:
+        # the next event's cluster row (lone molecules and empty sites have none)
+        if nxt >= 0 and site[nxt] & 1 and not (mono and site[nxt] >> 1 == 0):
             _prefetch(cdf, lab[nxt] * NCD)
     return RC_TIME if fill else RC_EVENTS
 
