@@ -426,6 +426,7 @@ def _kernel(
         if k >= 0:
             prefetch_site(k)
         for c in range(NLIST):
+            # a removal from a class list moves its last member and writes its `pos`
             if cnt[c] > 0:
                 _prefetch(pos, members[c, cnt[c] - 1])
         return k
@@ -958,8 +959,9 @@ def _kernel(
             si[S_NHOP] += 1
             if cl == 0 and site[j] >> 1 == 0 and not sqmode:
                 # a lone molecule stepping to a site with no other neighbour (most hops of
-                # the dilute gas): its one-site cluster moves along, nothing else changes
-                # (the general path below gives the same state at several times the cost)
+                # the dilute gas): its label (or one-site cluster) moves along, nothing
+                # else changes (the general path gives the same state at several times
+                # the cost)
                 c = MONO if mono else lab[i]
                 lab[j] = c
                 lab[i] = -1
@@ -967,9 +969,9 @@ def _kernel(
                     cd[c, C_ANCHOR] = j
             elif cl <= 1 and mind >= 2:
                 # i had at most one occupied neighbour, so its leaving cannot split its
-                # cluster: it leaves that cluster (a lone molecule's one-site cluster,
-                # below the record size, is freed) and j attaches to its neighbours'
-                # clusters as an inserted molecule would. The general path below would
+                # cluster: it leaves that cluster (a lone molecule only drops its MONO
+                # label) and j attaches to its neighbours' clusters as an inserted
+                # molecule would. The general path below would
                 # first merge i's cluster with the clusters next to j through i, then
                 # split them again: a molecule passing from one domain to another would
                 # end the smaller domain's record (merged) and start a new one (split).
@@ -980,10 +982,8 @@ def _kernel(
                 if c == MONO:
                     lab[i] = -1
                 else:
-                    unlink(c, i)
-                    if cd[c, C_SIZE] == 0:
-                        free_slot(c)
-                    elif cd[c, C_ANCHOR] < 0:
+                    unlink(c, i)  # at least its neighbour stays
+                    if cd[c, C_ANCHOR] < 0:
                         for d in range(4):
                             k = nbr(i, d)
                             if site[k] & 1 and k != j:
