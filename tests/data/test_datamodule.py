@@ -57,6 +57,23 @@ def test_standardisation_and_batches(native: Path, tmp_path: Path) -> None:
     assert batch.y.shape[1] == 4
 
 
+def test_raw_targets_and_all_species(native: Path, tmp_path: Path) -> None:
+    """`standardize_targets=False` keeps the propensity itself (Bapst et al.);
+    `train_species="all"` trains on every species in the files."""
+    dm = GlassDataModule(
+        str(native), cache_dir=str(tmp_path), standardize_targets=False, train_species="all"
+    )
+    dm.setup()
+    info = dm.info
+    assert info is not None and info.train_species == [0, 1]
+    assert info.target_mean == [0.0] * 4 and info.target_std == [1.0] * 4
+    raw = dm.raw_targets("train")
+    for g, r in zip(dm.datasets["train"].graphs, raw, strict=True):
+        torch.testing.assert_close(g.y, torch.as_tensor(r, dtype=torch.float32))
+    with pytest.raises(ValueError, match="dataset.train_species"):
+        GlassDataModule(str(native), train_species="A")
+
+
 def test_time_selection(native: Path) -> None:
     dm = GlassDataModule(str(native), time_indices=[1, -1], tau_alpha_index=2)
     dm.setup()

@@ -3,10 +3,12 @@
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 from torch_geometric.data import Batch, Data
 
 from glassml.data.graph import periodic_edges
 from glassml.models import BapstGNN, count_parameters
+from glassml.models.bapst import TRUNCATED_NORMAL_STD, variance_scaling_
 
 
 def make_batch(n: int = 60, dim: int = 3, seed: int = 0, n_graphs: int = 2) -> Batch:
@@ -41,14 +43,53 @@ def test_paper_parameter_count() -> None:
     assert count_parameters(BapstGNN(layer_norm=True)) == 70_721 + 4 * 128
 
 
+def test_variance_scaling_matches_tf_truncated_normal() -> None:
+    """TF1 `variance_scaling_initializer(scale)`: truncated normal cut at two untruncated
+    standard deviations, rescaled so that the drawn variance is scale / fan_in; checked
+    against scipy's truncated normal (Kolmogorov-Smirnov) and its moments."""
+    torch.manual_seed(0)
+    fan_in, scale = 384, 1.0
+    w = variance_scaling_(torch.empty(200_000), scale, fan_in).double().numpy()
+    sigma = np.sqrt(scale / fan_in) / TRUNCATED_NORMAL_STD
+    ref = stats.truncnorm(-2.0, 2.0, loc=0.0, scale=sigma)
+    assert stats.kstest(w, ref.cdf).pvalue > 1e-3
+    assert w.std() == pytest.approx(np.sqrt(scale / fan_in), rel=0.01)
+    assert np.abs(w).max() <= 2 * sigma
+    assert abs(TRUNCATED_NORMAL_STD - stats.truncnorm(-2, 2).std()) < 1e-12
+    assert float(variance_scaling_(torch.ones(5), 0.0, 10).abs().max()) == 0.0
+
+
 def test_reference_initialisation() -> None:
+    """Weights variance 1/fan_in, biases variance 0.1/len(bias), as the reference's
+    initializers (glassy_dynamics/train.py); species A (type 0) is not encoded as zero."""
     torch.manual_seed(0)
     model = BapstGNN(hidden=256)
-    w = model.edge_update[0].weight.detach()  # fan_in 6 x 256
-    assert float(w.std()) == pytest.approx(0.88 / (6 * 256) ** 0.5, rel=0.05)
-    assert float(w.abs().max()) <= 2 / (6 * 256) ** 0.5 + 1e-6
-    biases = [m.bias.detach() for m in model.modules() if isinstance(m, torch.nn.Linear)]
-    assert all(float(b.abs().max()) == 0.0 for b in biases)
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    for m in linears:
+        w = m.weight.detach().double()
+        if w.numel() >= 10_000:
+            assert float(w.std()) == pytest.approx(m.in_features**-0.5, rel=0.05)
+        sigma = m.in_features**-0.5 / TRUNCATED_NORMAL_STD
+        assert float(w.abs().max()) <= 2 * sigma + 1e-6
+        assert float(m.bias.detach().abs().max()) <= 2 * (0.1 / m.out_features) ** 0.5 / 0.87
+    hidden_biases = torch.cat([m.bias.detach() for m in linears if m.out_features == 256])
+    assert hidden_biases.numel() == 12 * 256
+    assert float(hidden_biases.double().std()) == pytest.approx((0.1 / 256) ** 0.5, rel=0.06)
+    # the single output's bias: variance 0.1 (fan_in of a 1-D shape is its length, 1)
+    small = BapstGNN(hidden=4, n_steps=1)
+    out_biases = []
+    for _ in range(1000):
+        small.reset_parameters()
+        out_biases.append(float(small.decoders[0][-1].bias.detach()))
+    assert float(np.std(out_biases)) == pytest.approx(0.1**0.5, rel=0.08)
+    # zero biases would encode type 0.0 as exactly zero
+    enc = model.node_encoder(torch.zeros(1, 1))
+    assert float(enc.abs().sum()) > 0
+    # other scales are configurable; the bias scale may be zero
+    zero = BapstGNN(init_bias_scale=0.0)
+    assert all(float(m.bias.abs().max()) == 0 for m in zero.modules() if hasattr(m, "bias"))
+    with pytest.raises(ValueError, match="init_weight_scale"):
+        BapstGNN(init_weight_scale=0.0)
 
 
 @pytest.mark.parametrize("dim", [2, 3])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ from hydra.utils import instantiate
 from glassml.data import DatasetNotFoundError
 from glassml.data.datamodule import DataInfo
 from glassml.training.config import config_dir, to_container
-from glassml.training.train import train
+from glassml.training.train import build_trainer, train
 from tests.wandb_helpers import wait_for_record
 
 FAST = ["trainer=cpu", "trainer.fast_dev_run=true", "logger=csv"]
@@ -40,7 +41,7 @@ def test_fast_dev_run_every_dataset(name, synthetic_roots, compose_train, tmp_pa
     assert (tmp_path / "config_resolved.yaml").is_file()
 
 
-def test_bapst2020_experiment_runs(synthetic_roots, compose_train, tmp_path) -> None:
+def test_bapst2020_experiment_runs(synthetic_roots, compose_train, tmp_path, caplog) -> None:
     overrides = [
         "experiment=bapst2020",
         "dataset=glassbench_ka3d",
@@ -49,9 +50,18 @@ def test_bapst2020_experiment_runs(synthetic_roots, compose_train, tmp_path) -> 
     ]
     cfg = compose_train(overrides, tmp_path)
     assert cfg.trainer.max_steps == 400_000 and cfg.model.optimizer.lr == 1e-4
-    train(cfg)
+    # the reference's choices: raw targets, best mean per-configuration Pearson, no early stop
+    assert cfg.dataset.standardize_targets is False and cfg.dataset.train_species == [0]
+    assert cfg.callbacks.model_checkpoint.monitor == "val/pearson_cfg_A_tau"
+    assert cfg.optimized_metric == "val/pearson_cfg_A_tau"
+    assert cfg.callbacks.early_stopping is None
+    with caplog.at_level(logging.INFO, logger="glassml.training.module"):
+        train(cfg)
+    assert "species B not in dataset.train_species" in caplog.text
     report = json.loads((tmp_path / "test_metrics.json").read_text())
     assert report["time_indices"] == [6] and report["n_params"] == 70_721
+    # species B is trained by no loss: its output is not reported as a prediction
+    assert set(report["pearson"]["model"]) == {"A"}
 
 
 def test_short_run_with_wandb_offline(synthetic_roots, compose_train, tmp_path, monkeypatch):
@@ -69,7 +79,11 @@ def test_short_run_with_wandb_offline(synthetic_roots, compose_train, tmp_path, 
     ]
     cfg = compose_train(overrides, tmp_path)
     train(cfg)
-    assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
+    # one "last" checkpoint (written by ResumeState every epoch), no last-v1.ckpt
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "best.ckpt",
+        "last.ckpt",
+    ]
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
     record = wait_for_record(runs[0], b"test_report")
@@ -117,3 +131,18 @@ def test_every_dataset_config_resolves(dataset, compose_train, tmp_path) -> None
     cfg = compose_train([f"dataset={dataset}", "dataset.root=somewhere"], tmp_path)
     dm = instantiate(cfg.dataset)
     assert Path(dm.root).name == "somewhere"
+
+
+def test_sample_quick_is_reproducible_by_construction(compose_train, tmp_path) -> None:
+    """`make train`: a fixed schedule (no wall-clock cap, no early stop), one CPU thread,
+    deterministic algorithms, a seed."""
+    cfg = compose_train(["experiment=sample_quick"], tmp_path)
+    assert cfg.trainer.max_time is None and cfg.callbacks.early_stopping is None
+    assert cfg.trainer.num_threads == 1 and cfg.trainer.deterministic is True
+    assert isinstance(cfg.seed, int) and cfg.trainer.max_epochs > 0
+
+
+def test_bad_num_threads_is_named(compose_train, tmp_path) -> None:
+    cfg = compose_train(["trainer=cpu", "trainer.num_threads=0"], tmp_path)
+    with pytest.raises(ValueError, match="trainer.num_threads"):
+        build_trainer(cfg.trainer)

@@ -110,7 +110,9 @@ class GlassDataModule(pl.LightningDataModule):
 
     Targets are the selected time indices of `target`, standardised per time scale with
     the mean and std of the training split over the `train_species` particles (or with
-    `target_stats`, when evaluating a trained model on other data).
+    `target_stats`, when evaluating a trained model on other data); with
+    `standardize_targets=False` they stay raw (mean 0, std 1 recorded), as Bapst et al.
+    trained. `train_species="all"` trains on every species in the files.
     """
 
     def __init__(
@@ -130,7 +132,7 @@ class GlassDataModule(pl.LightningDataModule):
         target: str = "md_prop",
         time_indices: Sequence[int | str] | None = None,
         tau_alpha_index: int | None = None,
-        train_species: Sequence[int] = (0,),
+        train_species: Sequence[int] | str = (0,),
         num_species: int | None = None,
         cutoff: float = 2.0,
         self_loops: bool = True,
@@ -143,6 +145,7 @@ class GlassDataModule(pl.LightningDataModule):
         cache_dir: str | None = None,
         missing_hint: str = "",
         target_stats: dict[str, Sequence[float]] | None = None,
+        standardize_targets: bool = True,
         node_features: Sequence[Any] | None = None,
         feature_stats: dict[str, Sequence[float]] | None = None,
     ) -> None:
@@ -168,7 +171,15 @@ class GlassDataModule(pl.LightningDataModule):
         self.target = target
         self.time_indices = None if time_indices is None else list(time_indices)
         self.tau_alpha_index = tau_alpha_index
-        self.train_species = [int(s) for s in train_species]
+        if isinstance(train_species, str) and train_species != "all":
+            raise ValueError(
+                f"dataset.train_species={train_species!r}: expected a list of species "
+                "indices or 'all'"
+            )
+        # 'all': every species in the files, known at setup
+        self.train_species: list[int] | None = (
+            None if isinstance(train_species, str) else [int(s) for s in train_species]
+        )
         self.num_species = num_species
         self.cutoff = float(cutoff)
         self.self_loops = bool(self_loops)
@@ -186,6 +197,7 @@ class GlassDataModule(pl.LightningDataModule):
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir else None
         self.missing_hint = missing_hint
         self.target_stats = target_stats
+        self.standardize_targets = bool(standardize_targets)
         # descriptor specs, validated now so that bad config fails before any file is read
         self.node_feature_specs = parse_specs(node_features, "dataset.node_features")
         self.feature_stats = feature_stats
@@ -372,6 +384,8 @@ class GlassDataModule(pl.LightningDataModule):
                 f"{self.root}: files hold species up to {max_species - 1} but "
                 f"dataset.num_species={num_species}"
             )
+        if self.train_species is None:
+            self.train_species = list(range(int(num_species)))
         if self.target_stats is not None:
             mean = np.asarray(self.target_stats["mean"], dtype=np.float64)
             std = np.asarray(self.target_stats["std"], dtype=np.float64)
@@ -381,6 +395,8 @@ class GlassDataModule(pl.LightningDataModule):
                 )
         else:
             mean, std = self._train_stats(idx)
+            if not self.standardize_targets:  # raw targets (Bapst et al.); stats still checked
+                mean, std = np.zeros_like(mean), np.ones_like(std)
         names, f_mean, f_std = self._attach_node_features(int(num_species))
         self.info = DataInfo(
             dim=dims.pop(),

@@ -30,6 +30,22 @@ NODE_FEATURES = ("type", "one_hot")
 EDGE_FEATURES = ("displacement", "displacement_distance", "displacement_rbf")
 
 
+# std of a standard normal truncated to [-2, 2] (scipy.stats.truncnorm(-2, 2).std()), the
+# correction TF's variance_scaling_initializer applies to its truncated normal
+TRUNCATED_NORMAL_STD = 0.87962566103423978
+
+
+@torch.no_grad()
+def variance_scaling_(tensor: torch.Tensor, scale: float, fan_in: int) -> torch.Tensor:
+    """Fill `tensor` in place like TF's `variance_scaling_initializer(scale)` (fan_in mode,
+    truncated normal): zero mean, variance scale / fan_in, no value beyond two of the
+    untruncated standard deviations. `scale = 0` gives zeros."""
+    if scale == 0:
+        return tensor.zero_()
+    std = math.sqrt(scale / max(1, fan_in)) / TRUNCATED_NORMAL_STD
+    return nn.init.trunc_normal_(tensor, std=std, a=-2 * std, b=2 * std)
+
+
 def mlp(n_in: int, sizes: Sequence[int], activate_final: bool) -> nn.Sequential:
     """Linear layers with ReLU between them (and after the last one if `activate_final`)."""
     layers: list[nn.Module] = []
@@ -71,8 +87,17 @@ class BapstGNN(nn.Module):
         layer_norm: bool = False,
         num_node_features: int = 0,
         compile: bool = False,
+        init_weight_scale: float = 1.0,
+        init_bias_scale: float = 0.1,
     ) -> None:
         super().__init__()
+        if init_weight_scale <= 0 or init_bias_scale < 0:
+            raise ValueError(
+                f"init_weight_scale={init_weight_scale} must be > 0 and "
+                f"init_bias_scale={init_bias_scale} >= 0"
+            )
+        self.init_weight_scale = float(init_weight_scale)
+        self.init_bias_scale = float(init_bias_scale)
         if node_features not in NODE_FEATURES:
             raise ValueError(f"node_features must be one of {NODE_FEATURES}")
         if edge_features not in EDGE_FEATURES:
@@ -114,18 +139,21 @@ class BapstGNN(nn.Module):
         self._compiled = torch.compile(self._propagate, dynamic=True) if compile else None
 
     def reset_parameters(self) -> None:
-        """Sonnet's default initialisation, as in the reference: truncated normal weights
-        with std 1/sqrt(fan_in), zero biases.
+        """The reference's initialisation (`glassy_dynamics/train.py` gives every MLP the
+        initializers `w=variance_scaling_initializer(1.0)`, `b=variance_scaling_initializer(0.1)`):
+        TF1's variance scaling, mode fan_in, truncated normal cut at two standard
+        deviations and rescaled so that the drawn variance is scale / fan_in. A bias vector
+        counts its own length as fan_in (TF's `_compute_fans` of a 1-D shape), so the
+        biases of a 64-unit layer have variance 0.1/64 and the single output's 0.1.
 
-        PyTorch's default (uniform, variance 1/(3 fan_in)) shrinks activations by about
-        a factor 6 per layer; through the ~13 layers between input and output the
-        initial predictions are then almost constant and training stalls for many steps.
+        Non-zero biases matter: with zero biases, species A (type 0.0) would be encoded as
+        exactly zero. LayerNorm layers (`layer_norm=True`, not in the paper) keep their
+        default unit scale and zero shift.
         """
         for module in self.modules():
             if isinstance(module, nn.Linear):
-                std = 1.0 / math.sqrt(module.in_features)
-                nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
-                nn.init.zeros_(module.bias)
+                variance_scaling_(module.weight, self.init_weight_scale, module.in_features)
+                variance_scaling_(module.bias, self.init_bias_scale, module.out_features)
 
     def _node_input(self, batch: Batch) -> torch.Tensor:
         """Species (index or one-hot), with the descriptors appended when configured."""

@@ -7,6 +7,7 @@ the data knows (dimension, number of species, number of time scales).
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,8 @@ from torch_geometric.data import Batch
 from glassml.data.datamodule import DataInfo
 from glassml.training.metrics import SpeciesPearson
 from glassml.training.optim import optimizer_config
+
+log = logging.getLogger(__name__)
 
 NetFactory = Callable[..., nn.Module]
 
@@ -73,8 +76,11 @@ class PropensityModule(pl.LightningModule):
     Logged names (stage = val or test, S = species letter, tNN = time index in the file):
     `{stage}/loss`, `{stage}/pearson_S_tNN` (pooled over the split),
     `{stage}/pearson_cfg_S_tNN` (mean of per-configuration Pearsons),
-    `{stage}/pearson_S_tau` (pooled, at the time closest to tau_alpha: the checkpoint
-    monitor) and `{stage}/pearson_S_mean` (pooled, averaged over time scales).
+    `{stage}/pearson_S_tau` (pooled, at the time closest to tau_alpha),
+    `{stage}/pearson_S_mean` (pooled, averaged over time scales) and the same two for the
+    per-configuration mean, `{stage}/pearson_cfg_S_tau` and `{stage}/pearson_cfg_S_mean`
+    (Bapst et al. chose checkpoints by the latter at their one time scale). Species that
+    no loss trains (not in `train_species`) get no metrics.
     """
 
     def __init__(
@@ -111,7 +117,15 @@ class PropensityModule(pl.LightningModule):
         self.register_buffer("train_species", torch.tensor(info.train_species, dtype=torch.long))
         self.register_buffer("target_mean", torch.tensor(info.target_mean, dtype=torch.float32))
         self.register_buffer("target_std", torch.tensor(info.target_std, dtype=torch.float32))
-        species = list(range(info.num_species))
+        # metrics only for the species a loss trains: the other outputs predict nothing
+        species = sorted(set(info.train_species))
+        untrained = [info.species_names[s] for s in range(info.num_species) if s not in species]
+        if untrained:
+            log.info(
+                "species %s not in dataset.train_species: no metrics reported for them "
+                "(dataset.train_species=all trains and reports every species)",
+                ", ".join(untrained),
+            )
         self.metrics = nn.ModuleDict(
             {
                 "val": SpeciesPearson(species, info.num_targets),
@@ -182,9 +196,10 @@ class PropensityModule(pl.LightningModule):
             for k in range(r.shape[0]):
                 if not math.isnan(float(r[k])):
                     logs[f"{prefix}_{self.info.time_label(k)}"] = float(r[k])
-            if kind == "pooled" and not math.isnan(float(r[self.info.tau_position])):
-                logs[f"{stage}/pearson_{name}_tau"] = float(r[self.info.tau_position])
-                logs[f"{stage}/pearson_{name}_mean"] = float(torch.nanmean(r))
+            if not math.isnan(float(r[self.info.tau_position])):
+                short = f"{stage}/pearson_{name}" if kind == "pooled" else prefix
+                logs[f"{short}_tau"] = float(r[self.info.tau_position])
+                logs[f"{short}_mean"] = float(torch.nanmean(r))
         if logs:
             self.log_dict(logs)
 

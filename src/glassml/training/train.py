@@ -41,14 +41,23 @@ MATMUL_PRECISIONS = ("highest", "high", "medium")
 
 def build_trainer(cfg_trainer: DictConfig, **kwargs: Any) -> pl.Trainer:
     """Instantiate `cfg.trainer`, applying `matmul_precision` first: float32 matrix
-    products in full precision (`highest`) or TF32 on Ampere and newer GPUs (`high`)."""
+    products in full precision (`highest`) or TF32 on Ampere and newer GPUs (`high`).
+
+    `num_threads` (null: torch's default) fixes torch's intra-op CPU threads: parallel
+    reductions split their sums by thread count, so a fixed count gives the same floats on
+    any machine, busy or idle."""
     cfg_trainer = cfg_trainer.copy()
     with open_dict(cfg_trainer):
         precision = cfg_trainer.pop("matmul_precision", "highest")
+        num_threads = cfg_trainer.pop("num_threads", None)
     if precision not in MATMUL_PRECISIONS:
         raise ValueError(
             f"trainer.matmul_precision must be one of {MATMUL_PRECISIONS}, got {precision!r}"
         )
+    if num_threads is not None:
+        if not isinstance(num_threads, int) or num_threads < 1:
+            raise ValueError(f"trainer.num_threads={num_threads!r}: expected an integer >= 1")
+        torch.set_num_threads(num_threads)
     torch.set_float32_matmul_precision(precision)
     return instantiate(cfg_trainer, **kwargs)
 
