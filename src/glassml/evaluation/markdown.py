@@ -75,6 +75,23 @@ def render_report(rep: Mapping[str, Any], images: Sequence[str] = ()) -> str:
             ),
             "",
         ]
+    stored = rep.get("published_from_files", {})
+    for sp in pear["model"] if stored else ():
+        keys = [k for k in stored if sp in stored[k]]
+        rows = [
+            [label, fmt(pear["model"][sp].get("per_config", [None] * len(labels))[k])]
+            + [fmt(stored[key][sp].get("per_config", [None] * len(labels))[k]) for key in keys]
+            for k, label in enumerate(labels)
+        ]
+        parts += [
+            f"## Published models on the same test files, species {sp}",
+            "",
+            "Per-configuration Pearson of the predictions stored in the test files "
+            "(recomputed with the same metric as the model's).",
+            "",
+            table(["time", "this model", *keys], rows),
+            "",
+        ]
     if rep.get("chi4"):
         opts = rep.get("chi4_definition", "")
         parts += ["## Dynamic susceptibility chi4(t)", "", opts, ""]

@@ -71,6 +71,12 @@ def plot_pearson_overview(
             ax.plot(x, _arr(base), "s--", color="C1", alpha=0.7, label="local density")
         if kind in ceil:
             ax.plot(x, _arr(ceil[kind]), "k:", lw=2, label="iso-configurational ceiling")
+        stored = report.get("published_from_files", {}) if published else {}
+        for j, (key, per_species) in enumerate(sorted(stored.items())):
+            ys = _arr(per_species.get(species, {}).get(kind))
+            if ys.size:
+                label = f"{key} (stored in the test files)"
+                ax.plot(x, ys, "^:", color=f"C{6 + j % 4}", lw=1, ms=3, label=label)
         if published and logx and species == "A":
             names = sorted({c.model for c in CURVES})
             for c in (cv for cv in CURVES if cv.kind == kind):
