@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from ..hydra_helpers import compose_config
@@ -53,3 +54,8 @@ def test_fast_dev_run_with_defaults(choice: str, tmp_path: Path) -> None:
     report = json.loads((tmp_path / "run" / "test_metrics.json").read_text())
     assert len(report["time_indices"]) == n_outputs
     assert report["pearson"]["model"]["A"]["pooled"]
+    if layout == "bapst":  # labelled by real time and by the ISF level of each row
+        assert report["times"] == sorted(report["times"])
+        assert report["is_values"][report["time_indices"].index(6)] == pytest.approx(np.exp(-1))
+    elif layout == 3:
+        assert report["tau_alpha_time_index"] == 6 and len(report["times"]) == 10

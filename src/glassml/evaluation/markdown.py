@@ -21,8 +21,10 @@ def _time_labels(rep: Mapping[str, Any]) -> list[str]:
     times = rep.get("times")
     tau = rep["tau_alpha_time_index"]
     out = []
+    isf = rep.get("is_values")  # Bapst rows: the ISF level that defines each time
     for k, idx in enumerate(rep["time_indices"]):
         label = f"{times[k]:.4g}" if times is not None else f"idx {idx}"
+        label += "" if isf is None else f" (F_s = {isf[k]:.3g})"
         out.append(label + (" (tau_alpha)" if idx == tau else ""))
     return out
 

@@ -57,6 +57,10 @@ def plot_pearson_overview(
         y = _arr(pear["model"].get(species, {}).get(kind))
         if y.size:
             ax.plot(x, y, "o-", color="C0", label="model")
+            for xv, yv, f in zip(x, y, report.get("is_values") or [], strict=False):
+                ax.annotate(
+                    f"{f:.2g}", (xv, yv), fontsize=6, xytext=(2, 4), textcoords="offset points"
+                )
         if kind in ci:
             ax.fill_between(
                 x,
@@ -87,7 +91,7 @@ def plot_pearson_overview(
                 )
         if logx:
             ax.set_xscale("log")
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel(xlabel + (" (labels: ISF level F_s)" if report.get("is_values") else ""))
         ax.set_title(
             f"species {species}, " + ("pooled" if kind == "pooled" else "mean per configuration")
         )
