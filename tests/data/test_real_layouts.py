@@ -66,6 +66,19 @@ def test_bapst_layout_times_per_file(tmp_path: Path) -> None:
     assert not np.allclose(confs[0].times, confs[1].times)  # time_indices differ per file
 
 
+def test_stored_targets_when_trajectories_are_cut(tmp_path: Path) -> None:
+    """The release's test_large.pickle keeps one row of trajectories and all 10 `targets`."""
+    record = bapst_record(np.random.default_rng(1))
+    full = [get_targets(record["positions"], t) for t in record["trajectory_target_positions"]]
+    record["targets"] = full
+    record["trajectory_target_positions"] = record["trajectory_target_positions"][:1]
+    path = tmp_path / "aggregated_data_2.pickle"
+    path.write_bytes(pickle.dumps(record, protocol=3))
+    conf = BapstReader()(path)
+    rows = conf.metadata["release_rows"]
+    np.testing.assert_allclose(conf.targets["md_prop"], np.asarray(full)[rows], rtol=1e-6)
+
+
 def test_restricted_unpickler_refuses_a_function_call(tmp_path: Path) -> None:
     target = tmp_path / "created_by_the_pickle"
 
