@@ -29,7 +29,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 from glassml.data.io import DatasetError, load_npz, npz_keys
 from glassml.evaluation.analysis import Predictions, analyse
 from glassml.evaluation.markdown import fmt, table
-from glassml.evaluation.plots import plot_model_curves, time_axis
+from glassml.evaluation.plots import time_axis
 from glassml.evaluation.published import CURVES, HEADLINES, SOURCE
 from glassml.evaluation.report import report_dict, write_json
 from glassml.io import atomic_write_text
@@ -351,24 +351,35 @@ def published_markdown(summary: dict[str, Any], species: str) -> str:
 
 
 def plot_published(summary: dict[str, Any], species: str, path: Path) -> None:
-    """Pearson vs time of every stored array (solid: per configuration), with the paper's
-    curves dashed where published."""
+    """Per-configuration Pearson vs time of every stored array: models solid, the paper's
+    curve of the same model dashed in the same colour, descriptors thin and dotted."""
+    from glassml.evaluation.plots import _plt
+    from glassml.evaluation.report import save_figure
+
+    plt = _plt()
     first = next(iter(summary["models"].values()))
     x, xlabel, logx = time_axis(first)
-    curves = []
-    for key, rep in summary["models"].items():
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for j, (key, rep) in enumerate(summary["models"].items()):
         y = np.array([np.nan if v is None else v for v in _curve(rep, species, "per_config")])
-        curves.append((f"{key} ({RECOMPUTED})", x, y))
+        color = f"C{j % 10}"
+        if rep.get("kind") == "descriptor":
+            ax.plot(x, y, ":", color=color, lw=1, label=f"{key} (descriptor)")
+            continue
+        ax.plot(x, y, "o-", color=color, label=f"{key} ({RECOMPUTED})")
         paper = rep.get("paper", {}).get("per_config")
         if paper:
-            curves.append((f"{key} (paper)", x, np.asarray(paper, float)))
-    plot_model_curves(
-        curves,
-        path,
-        xlabel,
-        logx,
-        title=f"{summary['dataset']}: stored predictions, per-configuration Pearson",
-    )
+            ax.plot(x, paper, "--", color=color, alpha=0.7, label=f"{key} (paper)")
+    if logx:
+        ax.set_xscale("log")
+    ax.axhline(0.0, color="k", lw=0.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(f"Pearson, mean per configuration (species {species})")
+    ax.set_title(f"{summary['dataset']}: predictions stored in the {summary['split']} files")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    save_figure(fig, path)
+    plt.close(fig)
 
 
 def headline(key: str, dataset: str) -> float | None:
