@@ -8,6 +8,7 @@ is otherwise found only as a cryptic shape error during training.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import pickle
@@ -120,8 +121,11 @@ def _describe_start(head: bytes) -> str:
     return f"a text file starting with {text[:40]!r}"
 
 
-def load_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """All arrays of an `.npz` file; a `DatasetError` naming the file for anything else.
+def load_npz(
+    path: str | os.PathLike[str], keys: Sequence[str] | None = None
+) -> dict[str, np.ndarray]:
+    """The arrays of an `.npz` file (all, or those of `keys` that it holds); a
+    `DatasetError` naming the file for anything else.
 
     numpy's own errors do not say which file failed (a truncated archive raises a bare
     `BadZipFile`, a text file "contains pickled data"), and in a dataset of 500 files the
@@ -141,7 +145,7 @@ def load_npz(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
         )
     try:
         with np.load(path, allow_pickle=False) as f:
-            return {k: f[k] for k in f.files}
+            return {k: f[k] for k in f.files if keys is None or k in keys}
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
         raise DatasetError(
             f"{path}: truncated or corrupt .npz ({size} bytes; expected a complete zip "
@@ -238,6 +242,21 @@ def read_times_file(path: str | os.PathLike[str]) -> np.ndarray:
     return times.astype(np.float64)
 
 
+@functools.lru_cache(maxsize=16)
+def _times_from_file(path: str, mtime_ns: int) -> np.ndarray:
+    """`read_times_file`, once per file version (every configuration asks for it)."""
+    return read_times_file(path)
+
+
+_WARNED: set[str] = set()
+
+
+def _warn_once(message: str) -> None:
+    if message not in _WARNED:
+        _WARNED.add(message)
+        log.warning(message)
+
+
 @dataclass
 class ConfigDefaults:
     """Metadata from the dataset config, used where a file does not carry its own.
@@ -285,14 +304,12 @@ class ConfigDefaults:
             return np.asarray(self.times, dtype=np.float64), "dataset.reader.times"
         path = self.archive_times_file()
         if path is not None:
-            times = read_times_file(path)
+            times = _times_from_file(str(path), path.stat().st_mtime_ns).copy()
             if n_times is None or times.shape[0] == n_times:
                 return times, str(path)
-            log.warning(
-                "%s holds %d times but the files have %d time scales: not used",
-                path,
-                times.shape[0],
-                n_times,
+            _warn_once(
+                f"{path} holds {times.shape[0]} times but the files have {n_times} time "
+                "scales: not used"
             )
         grid = _for_temperature(self.times_by_temperature, self.temperature)
         if grid is not None:

@@ -69,7 +69,7 @@ def read_stored(
     path: str | Path, key: str, n_times: int, n_particles: int, time_indices: Sequence[int]
 ) -> np.ndarray:
     """One stored array as [N, T_selected]: per-time rows selected, a single array repeated."""
-    arr = np.asarray(load_npz(path)[key], dtype=np.float64)
+    arr = np.asarray(load_npz(path, [key])[key], dtype=np.float64)
     if arr.shape == (n_times, n_particles):
         out = arr[list(time_indices)].T
     elif arr.shape == (n_particles,):
