@@ -1,9 +1,18 @@
 """Iso-configurational runs of the KA mixture written by LAMMPS itself (text dumps), the
 input of the import tests: per configuration an initial frame and n_iso runs from it with
-fresh velocities, frames at the output steps."""
+fresh velocities, frames at the output steps.
+
+LAMMPS runs in a child process: its Python module loads liblammps with RTLD_GLOBAL, and
+once loaded, the voro++ inside it takes the place of freud's, whose Voronoi then crashes
+the process (freud descriptors of later tests).
+"""
 
 from __future__ import annotations
 
+import functools
+import multiprocessing as mp
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +50,26 @@ def _potential(lmp) -> None:
     lmp.command(f"timestep {DT}")
 
 
-def write_iso_set(
+@functools.cache
+def lammps_available() -> bool:
+    """Whether LAMMPS loads, asked in a child process (see the module docstring)."""
+    code = "import sys; from glassml.simulate.lammps_ref import load_lammps as f; "
+    code += "sys.exit(f() is None)"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True).returncode == 0
+
+
+def in_child(fn, *args, **kwargs):
+    """fn(*args, **kwargs) in a fresh child process (LAMMPS never enters this one)."""
+    with mp.get_context("spawn").Pool(1) as pool:
+        return pool.apply(fn, args, kwargs)
+
+
+def write_iso_set(out: Path, *args, **kwargs) -> Path:
+    """`_write_iso_set` in a child process."""
+    return in_child(_write_iso_set, out, *args, **kwargs)
+
+
+def _write_iso_set(
     out: Path,
     n_configs: int = 2,
     n_iso: int = 3,
@@ -129,3 +157,14 @@ def read_frames(path: Path) -> list[dict[str, np.ndarray]]:
         frames.append(frame)
         i += 9 + n
     return frames
+
+
+def write_data_file(path: Path, positions: np.ndarray, types: np.ndarray, box: np.ndarray) -> None:
+    """A LAMMPS data file written by LAMMPS (write_data) for this KA configuration."""
+    from glassml.simulate.lammps_ref import lammps_system
+    from glassml.simulate.potential import LJTable
+
+    table = LJTable.from_lists([[1, 1.5], [1.5, 0.5]], [[1, 0.8], [0.8, 0.88]], 2.5)
+    lmp = lammps_system(load_lammps(), positions, np.zeros_like(positions), types, box, table)
+    lmp.command(f"write_data {path}")
+    lmp.close()

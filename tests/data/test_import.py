@@ -13,12 +13,11 @@ from omegaconf import OmegaConf
 
 from glassml.data.importer import ImportSpec, import_dataset, spec_from_config
 from glassml.data.trajectory import TrajectoryError
-from glassml.simulate.lammps_ref import load_lammps
 
 from ..hydra_helpers import compose_config
-from .lammps_runs import DT, read_frames, write_iso_set
+from .lammps_runs import DT, lammps_available, read_frames, write_iso_set
 
-pytestmark = pytest.mark.skipif(load_lammps() is None, reason="LAMMPS is not installed")
+pytestmark = pytest.mark.skipif(not lammps_available(), reason="LAMMPS is not installed")
 
 SIGMA = np.array([[1.0, 0.8], [0.8, 0.88]])
 N_CONFIGS, N_ISO, STEPS = 4, 3, (20, 100, 300)
