@@ -168,3 +168,28 @@ def write_data_file(path: Path, positions: np.ndarray, types: np.ndarray, box: n
     lmp = lammps_system(load_lammps(), positions, np.zeros_like(positions), types, box, table)
     lmp.command(f"write_data {path}")
     lmp.close()
+
+
+def lammps_forces(positions: np.ndarray, types: np.ndarray, box: np.ndarray):
+    """Per-atom energies and forces of the KA potential, computed by LAMMPS."""
+    from glassml.simulate.lammps_ref import lammps_energy_forces, lammps_system
+    from glassml.simulate.potential import LJTable
+
+    table = LJTable.from_lists([[1, 1.5], [1.5, 0.5]], [[1, 0.8], [0.8, 0.88]], 2.5)
+    lmp = lammps_system(load_lammps(), positions, np.zeros_like(positions), types, box, table)
+    energies, forces = lammps_energy_forces(lmp)
+    lmp.close()
+    return energies, forces
+
+
+def run_input_script(script: Path, folder: Path, variables: dict[str, object]) -> None:
+    """Run a LAMMPS input script in `folder` (its relative paths land there)."""
+    import os
+
+    os.chdir(folder)
+    args = ["-log", "none", "-screen", "none"]
+    for name, value in variables.items():
+        args += ["-var", name, str(value)]
+    lmp = load_lammps()(cmdargs=args)
+    lmp.file(str(script))
+    lmp.close()

@@ -15,7 +15,15 @@ from glassml.data.importer import ImportSpec, import_dataset, spec_from_config
 from glassml.data.trajectory import TrajectoryError
 
 from ..hydra_helpers import compose_config
-from .lammps_runs import DT, lammps_available, read_frames, write_iso_set
+from .lammps_runs import (
+    DT,
+    in_child,
+    lammps_available,
+    lammps_forces,
+    read_frames,
+    run_input_script,
+    write_iso_set,
+)
 
 pytestmark = pytest.mark.skipif(not lammps_available(), reason="LAMMPS is not installed")
 
@@ -198,6 +206,30 @@ def test_imported_lammps_dataset_trains(imported, tmp_path) -> None:
     )
     metrics = train(cfg)
     assert any(k.startswith("test/") for k in metrics)
+
+
+def test_documented_lammps_script_makes_an_importable_set(tmp_path) -> None:
+    """scripts/lammps/ka_iso_runs.in (docs/import.md) writes what import.lammps reads."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "lammps" / "ka_iso_runs.in"
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    in_child(run_input_script, script, runs, {"nconf": 2, "niso": 2, "nsteps": 60})
+    got = load(
+        import_dataset(spec(runs, tmp_path / "data", n_iso=2), progress=False) / "config_0001.npz"
+    )
+    np.testing.assert_allclose(got["times"], [0.1, 0.2, 0.3])
+    assert got["md_prop"].shape == (3, 256) and np.all(np.diff(got["md_prop"].mean(1)) > 0)
+
+
+def test_inherent_structure_is_a_minimum_for_lammps(lammps_sets, tmp_path) -> None:
+    """Our FIRE on the configured potential: LAMMPS finds no force left, same energy."""
+    s = spec(lammps_sets["images"], tmp_path / "is", configs="config_0", inherent=True)
+    got = load(import_dataset(s, progress=False) / "config_0000.npz")
+    x = got["initial_positions_inherent"]
+    energies, forces = in_child(lammps_forces, x, got["types"], got["box"])
+    assert np.abs(forces).max() < 1e-5
+    np.testing.assert_allclose(energies.mean(), got["inherent_energy"], rtol=1e-8)
+    assert np.abs(x - got["initial_positions"]).max() > 0.01  # it did move
 
 
 # ------------------------------------------------------------------------ bad input
