@@ -65,12 +65,7 @@ def read_configuration(path: Path, cfg: DictConfig, run_cfg: DictConfig) -> Conf
     """Any supported file as a `Configuration` (species by `cfg.types` for MD formats)."""
     fmt = cfg.get("format", "auto")
     if fmt == "npz" or (fmt == "auto" and path.suffix.lower() == ".npz"):
-        reader_cfg = run_cfg.dataset.get("reader") or {}
-        return NpzReader(
-            box=cfg.get("box") or reader_cfg.get("box"),
-            density=cfg.get("density") or reader_cfg.get("density"),
-            temperature=cfg.get("temperature"),
-        )(path)
+        return npz_reader(cfg, run_cfg)(path)
     frames = read_frames(path, detect_format(path, fmt), int(cfg.dim or 3))
     k = int(cfg.frame)
     if not -len(frames) <= k < len(frames):
@@ -96,6 +91,24 @@ def read_configuration(path: Path, cfg: DictConfig, run_cfg: DictConfig) -> Conf
         times=None,
         metadata=metadata,
     )
+
+
+def npz_reader(cfg: DictConfig, run_cfg: DictConfig) -> NpzReader:
+    """The training dataset's .npz reader (its defaults for files without box, times or
+    temperature, as GlassBench's), with box/density/temperature given here winning."""
+    from hydra.utils import instantiate
+
+    reader_cfg = run_cfg.dataset.get("reader")
+    reader = NpzReader()
+    if reader_cfg is not None and str(reader_cfg.get("_target_", "")).endswith("NpzReader"):
+        reader = instantiate(reader_cfg)
+    for key in ("box", "density", "temperature"):
+        value = cfg.get(key)
+        if value is not None:
+            setattr(
+                reader, key, OmegaConf.to_object(value) if OmegaConf.is_config(value) else value
+            )
+    return reader
 
 
 def training_state(run_cfg: DictConfig) -> dict[str, float]:
