@@ -216,7 +216,7 @@ def species_of(path: Path, frame: Frame, mapping: dict) -> np.ndarray:
     if unknown:
         raise TrajectoryError(
             f"{path}: particle type(s) {unknown} are not in import.types {table}; add them "
-            f"(e.g. import.types.'{unknown[0]}'=<species index>)"
+            f"(on the command line: +import.types.{unknown[0]}=<species index>)"
         )
     return np.asarray([table[s] for s in frame.labels], dtype=np.int64)
 

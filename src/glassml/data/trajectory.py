@@ -37,8 +37,9 @@ SUFFIXES: dict[str, str] = {
 FORMATS = ("lammps-dump", "lammps-data", "extxyz", "gsd")
 
 
-# MDAnalysis logs every attribute guess at INFO level
-logging.getLogger("MDAnalysis").setLevel(logging.WARNING)
+# MDAnalysis logs every attribute guess and missing optional module (netCDF4) on import;
+# what matters to a reader here surfaces as an exception
+logging.getLogger("MDAnalysis").setLevel(logging.ERROR)
 
 
 class TrajectoryError(DatasetError):

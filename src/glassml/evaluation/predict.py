@@ -76,7 +76,7 @@ def read_configuration(path: Path, cfg: DictConfig, run_cfg: DictConfig) -> Conf
     if unknown:
         raise TrajectoryError(
             f"{path}: particle type(s) {unknown} are not in types {table}; map them, e.g. "
-            f"types.'{unknown[0]}'=<species index>"
+            f"+types.{unknown[0]}=<species index>"
         )
     box = frame.box
     metadata: dict[str, Any] = {}
