@@ -266,6 +266,21 @@ def test_missing_runs_and_frames_are_named(lammps_sets, tmp_path) -> None:
         import_dataset(spec(copy, tmp_path / "d"), progress=False)
 
 
+def test_initial_frame_from_the_runs_and_runs_of_another_configuration(
+    lammps_sets, imported, tmp_path
+) -> None:
+    root = lammps_sets["images"]
+    out = import_dataset(spec(root, tmp_path / "a", initial=None), progress=False)
+    for k in range(N_CONFIGS):
+        a = load(out / f"config_{k:04d}.npz")
+        b = load(imported["images"] / f"config_{k:04d}.npz")
+        np.testing.assert_allclose(a["md_prop"], b["md_prop"], atol=1e-5)
+    copy = broken_copy(root, tmp_path / "swap")
+    shutil.copy(root / "config_0" / "initial.dump", copy / "config_1" / "initial.dump")
+    with pytest.raises(TrajectoryError, match=r"config_1/run_0\.dump, frame 0 \(t = 0\) differs"):
+        import_dataset(spec(copy, tmp_path / "b"), progress=False)
+
+
 def test_changing_n_types_and_box_are_named(lammps_sets, tmp_path) -> None:
     root = lammps_sets["images"]
     copy = broken_copy(root, tmp_path / "n")

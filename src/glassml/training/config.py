@@ -8,15 +8,15 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from glassml.cli import CONFIG_DIR
 from glassml.io import atomic_write_text
+from glassml.project import config_dir as package_config_dir
 from glassml.project import project_root, sample_dir
 
 
 def config_dir() -> Path:
     """The `conf/` directory: GLASSML_CONFIG_DIR, else the repository's (as glassml-simulate)."""
     env = os.environ.get("GLASSML_CONFIG_DIR")
-    return Path(env).resolve() if env else Path(CONFIG_DIR)
+    return Path(env).resolve() if env else package_config_dir()
 
 
 def _format(value: Any, spec: str) -> str:
