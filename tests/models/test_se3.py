@@ -414,7 +414,9 @@ def test_torch_compile_gives_the_same_outputs() -> None:
 
 
 @pytest.mark.parametrize(
-    "overrides", [["model=se3_gnn"], ["experiment=sample_se3"]], ids=["model", "experiment"]
+    "overrides",
+    [["model=se3_gnn"], ["experiment=sample_se3"], ["experiment=pezzicoli2022"]],
+    ids=["model", "experiment", "pezzicoli2022"],
 )
 def test_fast_dev_run_on_the_sample(overrides, tmp_path) -> None:
     torch.set_default_dtype(torch.float32)  # as in real training
@@ -428,3 +430,8 @@ def test_fast_dev_run_on_the_sample(overrides, tmp_path) -> None:
     report = json.loads((tmp_path / "test_metrics.json").read_text())
     assert report["pearson"]["model"]["A"]["pooled"]
     assert report["n_params"] > 0
+    if "experiment=pezzicoli2022" in overrides:
+        # inherent-structure graph with the particle's potential energy as extra input
+        assert cfg.dataset.positions == "inherent"
+        ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+        assert ckpt["glassml"]["data_info"]["node_feature_names"] == ["energy"]
