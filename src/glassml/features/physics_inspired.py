@@ -52,6 +52,9 @@ def sum_radius(st: Structure, spec: PhysicsInspiredSpec, length: float) -> float
 
 def physics_inspired(st: Structure, spec: PhysicsInspiredSpec) -> tuple[np.ndarray, list[str]]:
     """[N, 4 * len(lengths) * channels] descriptors and their names (module docstring)."""
+    radii = [sum_radius(st, spec, length) for length in spec.lengths if length > 0]
+    if radii:
+        st.pairs(max(radii))  # one pair list for everything below (energies included)
     energy = particle_energies(st, resolve_table(st, spec))
     _, cell = voronoi_cells(st)
     fields = np.stack([energy, cell, energy * energy], axis=1)  # [N, 3]
