@@ -78,7 +78,7 @@ def test_needs_descriptors() -> None:
         GlassMLP(num_node_features=5)(Batch.from_data_list([_graph()]))
 
 
-def _coarse_loop(values, pos, box, species, keep, length, radius):
+def _coarse_loop(values, pos, box, keep, length, radius):
     """Coarse-grained field by a loop over all pairs (minimum image)."""
     out = {}
     for i in np.nonzero(keep)[0]:
@@ -103,8 +103,8 @@ def test_coarse_grained_mse_matches_a_loop_over_pairs() -> None:
         keep = (data.species == 0).numpy()
         pos, box = data.pos.double().numpy(), data.box[0].double().numpy()
         radius = min(0.4 * 8.406, 0.5 * 3.0)
-        cp = _coarse_loop(preds[rows].numpy(), pos, box, None, keep, 0.4, radius)
-        cy = _coarse_loop(data.y.double().numpy(), pos, box, None, keep, 0.4, radius)
+        cp = _coarse_loop(preds[rows].numpy(), pos, box, keep, 0.4, radius)
+        cy = _coarse_loop(data.y.double().numpy(), pos, box, keep, 0.4, radius)
         expect.append(((cp - cy) ** 2).mean())
     assert float(loss) == pytest.approx(float(np.mean(expect)), rel=1e-9)
 
