@@ -111,6 +111,11 @@ def test_not_a_checkpoint_names_the_file(tmp_path: Path, content: bytes) -> None
     bogus.write_bytes(content)
     with pytest.raises(CheckpointError, match=r"notes\.ckpt is not a PyTorch checkpoint"):
         load_checkpoint_file(bogus)
+
+
+def test_evaluate_command_names_a_file_that_is_not_a_checkpoint(tmp_path: Path) -> None:
+    bogus = tmp_path / "notes.ckpt"
+    bogus.write_text("not a checkpoint\n")
     env = {**os.environ, "WANDB_MODE": "offline", "HYDRA_FULL_ERROR": "0"}
     proc = subprocess.run(
         [sys.executable, "-m", "glassml.cli.evaluate", f"ckpt_path={bogus}"],
