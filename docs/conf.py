@@ -54,7 +54,6 @@ autodoc_inherit_docstrings = False
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_typehints_format = "short"
-autodoc_class_signature = "separated"
 autodoc_preserve_defaults = True
 
 # No intersphinx: the build runs offline. Types of other packages (numpy, torch, PyG,
@@ -74,5 +73,7 @@ html_static_path = ["_static"]
 html_css_files = ["glassml.css"]
 html_show_sourcelink = False
 html_copy_source = False
+# unlabelled code blocks of the pages are shell commands
+highlight_language = "bash"
 pygments_style = "friendly"
 pygments_dark_style = "monokai"

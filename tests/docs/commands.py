@@ -605,6 +605,7 @@ def check_make(args: list[str], depth: int) -> Result:
 
 
 def check_python(args: list[str]) -> Result:
+    import importlib
     import importlib.util
 
     res = Result()
@@ -614,9 +615,12 @@ def check_python(args: list[str]) -> Result:
             res.errors.append(f"python -m {module}: no such module")
             return res
         if module.startswith("glassml"):
-            err = check_argparse(
-                lambda: runpy.run_module(module, run_name="__main__"), args[2:], module
+            imported = importlib.import_module(module)
+            # its main() is what `python -m` runs; re-executing the module would warn
+            main = getattr(imported, "main", None) or (
+                lambda: runpy.run_module(module, run_name="__main__")
             )
+            err = check_argparse(main, args[2:], module)
             if err:
                 res.errors.append(err)
         else:
