@@ -3,6 +3,7 @@
 glassml-evaluate ckpt_path=outputs/.../checkpoints/best.ckpt    # one run
 glassml-evaluate mode=transfer runs_dir=multirun/...             # transfer matrix
 glassml-evaluate mode=leaderboard runs_dir=outputs               # leaderboard
+glassml-evaluate mode=published dataset=glassbench_ka3d          # stored GlassBench predictions
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from glassml.training.config import config_dir, register_resolvers
 
 register_resolvers()
 
-MODES = ("evaluate", "transfer", "leaderboard")
+MODES = ("evaluate", "transfer", "leaderboard", "published")
 
 
 def run(cfg: DictConfig) -> dict:
@@ -31,6 +32,10 @@ def run(cfg: DictConfig) -> dict:
         from glassml.evaluation.leaderboard import run_leaderboard
 
         return run_leaderboard(cfg)
+    if cfg.mode == "published":
+        from glassml.evaluation.stored import run_published
+
+        return run_published(cfg)
     raise ValueError(f"mode={cfg.mode!r} is not one of {MODES}")
 
 
