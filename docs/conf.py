@@ -30,7 +30,8 @@ extensions = [
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
-exclude_patterns = ["_build", "Thumbs.db", ".DS_Store"]
+# _name.md files are fragments included by a page ({include}), not pages of their own
+exclude_patterns = ["_build", "_*.md", "Thumbs.db", ".DS_Store"]
 # every reference must resolve (glassml's own objects; see nitpick_ignore_regex)
 nitpicky = True
 # docstrings write `code` with single backticks, as markdown does (_ext/glassml_docstrings.py)

@@ -85,6 +85,10 @@ def header_blocks(header: list[str]) -> list[tuple[str, str]]:
             prev = blocks[-1][1]
             if kind == "code":
                 joined = f"{prev}\n    {text}"
+                remark = text.startswith("(") or prev.count("(") > prev.count(")")
+                if remark:  # a remark in parentheses under the command belongs to it
+                    blocks[-1] = (kind, joined)
+                    continue
             elif prev.endswith("-") and prev[-2:-1].isalpha():
                 joined = prev + text  # a word broken at the end of a comment line
             else:
@@ -247,7 +251,9 @@ def render(cfg: ConfigFile) -> list[nodes.Node]:
     out: list[nodes.Node] = []
     for kind, text in header_blocks(cfg.header):
         if kind == "code":
-            block = nodes.literal_block(text, text, language="bash")
+            # a remark with an apostrophe would not lex as shell
+            language = "bash" if text.count("'") % 2 == 0 else "text"
+            block = nodes.literal_block(text, text, language=language)
             out.append(block)
         else:
             out.append(nodes.paragraph("", "", *_inline(text)))

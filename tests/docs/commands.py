@@ -24,10 +24,12 @@ How each is checked:
 Placeholders: `<anything>` stands for a value and becomes the word(s) inside it; as the
 whole value of a config group (`download=<source>`) it is composed with every option
 of the group. A lone `...` argument and a literal `key=value` mean "more arguments" and
-are dropped; `key=...` gets a dummy value. Shell variables (`$SLURM_ARRAY_TASK_ID`)
+are dropped; `key=...` gets a dummy value; `[key=value]` is an optional argument,
+checked without its brackets. Shell variables (`$SLURM_ARRAY_TASK_ID`)
 become 1. A program name with `*` (`glassml-*`) is a pattern, not a command. In the
-example commands of YAML comments, a remark in parentheses after two
-spaces ("glassml-x a=1    (or: make x)") is not part of the command.
+example commands of YAML comments, a remark in parentheses at the end
+("glassml-x a=1    (or: make x)", also over the following lines) is not part of the
+command.
 
 Requirements: a command that needs a GPU, a SLURM cluster or the network must sit in a
 code block marked `% needs: gpu, slurm, network` (docs/_ext/glassml_needs.py); the
@@ -67,8 +69,10 @@ HTML_MARKER = re.compile(r"^\s*<!--\s*(needs:[^>]*?)\s*-->\s*$")
 PLACEHOLDER = re.compile(r"<([^<>=\n]+)>")
 SHELL_VAR = re.compile(r"\$\{?[A-Z_][A-Z0-9_]*\}?")
 PH = "ph_"  # prefix of a filled-in placeholder
-# a remark after an example command in a YAML comment: "glassml-x a=1    (or: make x)"
-REMARK = re.compile(r"\s{2,}\(.*\)\s*$")
+OPTIONAL = re.compile(r"^\[[^\[\]=]+=[^\[\]]*\]$")
+# a remark after an example command in a YAML comment: "glassml-x a=1    (or: make x)",
+# possibly continued on the next comment lines
+REMARK = re.compile(r"\s+\(.*\)\s*$")
 
 
 @dataclass
@@ -550,6 +554,7 @@ def check_entry_point(prog: str, args: list[str]) -> Result:
             res.errors.append(err)
         return res
     module = importlib.import_module(module_name)
+    args = [a for a in args if a not in ("...", "key=value")]  # "more arguments"
     if hasattr(module, "translate_argv"):
         args = module.translate_argv(args)
     flags = [a for a in args if a.startswith("-")]
@@ -557,6 +562,8 @@ def check_entry_point(prog: str, args: list[str]) -> Result:
     if unknown:
         res.errors.append(f"{prog}: flags {unknown} are not checked (use overrides)")
     overrides = [a for a in args if not a.startswith("-") and a not in ("...", "key=value")]
+    # [key=value]: an optional argument, checked as given
+    overrides = [a[1:-1] if OPTIONAL.match(a) else a for a in overrides]
     try:
         combos, further = expand(overrides)
     except Exception as err:  # noqa: BLE001
@@ -570,13 +577,13 @@ def check_entry_point(prog: str, args: list[str]) -> Result:
                 res.errors.append(f"{prog} {' '.join(combo)}: {err}")
                 break
             res.needs |= _needs_of(cfg)
+            if config == "data" and cfg.get("command", "download") == "download":
+                res.needs.add("network")  # glassml-data download
             if k == 0 and further:
                 needs, errors = check_further_values(cfg, further)
                 res.values += sum(len(v) for _, v in further)
                 res.needs |= needs
                 res.errors += [f"{prog} {' '.join(combo)} {e}" for e in errors]
-    if prog == "glassml-data":
-        res.needs.add("network")
     return res
 
 
