@@ -78,3 +78,16 @@ html_copy_source = False
 highlight_language = "bash"
 pygments_style = "friendly"
 pygments_dark_style = "monokai"
+
+
+def _clean_generated(app) -> None:
+    """Remove the API stubs of the last build first: a module that was deleted or
+    renamed must not survive as a stale page (autosummary only adds and overwrites)."""
+    import shutil
+
+    shutil.rmtree(DOCS / "reference" / "api", ignore_errors=True)
+
+
+def setup(app) -> None:
+    # before autosummary generates the stubs (same event, default priority 500)
+    app.connect("builder-inited", _clean_generated, priority=100)

@@ -249,14 +249,23 @@ def _table(
 
 def render(cfg: ConfigFile) -> list[nodes.Node]:
     out: list[nodes.Node] = []
-    for kind, text in header_blocks(cfg.header):
-        if kind == "code":
+    code: list[str] = []  # consecutive example commands, shown as one block
+
+    def flush() -> None:
+        if code:
+            text = "\n".join(code)
             # a remark with an apostrophe would not lex as shell
             language = "bash" if text.count("'") % 2 == 0 else "text"
-            block = nodes.literal_block(text, text, language=language)
-            out.append(block)
+            out.append(nodes.literal_block(text, text, language=language))
+            code.clear()
+
+    for kind, text in header_blocks(cfg.header):
+        if kind == "code":
+            code.append(text)
         else:
+            flush()
             out.append(nodes.paragraph("", "", *_inline(text)))
+    flush()
     meta = [nodes.Text("File "), nodes.literal(f"conf/{cfg.rel}", f"conf/{cfg.rel}")]
     if cfg.package is not None:
         meta += [nodes.Text(", package "), nodes.literal(cfg.package, cfg.package)]
