@@ -160,6 +160,13 @@ def extract(path: Path) -> tuple[list[Command], list[tuple[str, str]], list[str]
             if err:
                 problems.append(f"{rel}:{tok.map[0]}: {err}")
             body_line = tok.map[0] + 2
+            shell_or_python = lang in COMMAND_LANGS or lang in ("", "python", "py", "python3")
+            for k, line in enumerate(tok.content.splitlines()):
+                if shell_or_python and line.lstrip().startswith(("```", "~~~")):
+                    problems.append(
+                        f"{rel}:{body_line + k}: a fence inside a code block: the block above "
+                        "is not closed (a closing fence must stand alone on its line)"
+                    )
             if lang in ("python", "py", "python3"):
                 snippets.append((f"{rel}:{body_line}", tok.content))
             elif lang in COMMAND_LANGS or lang == "":
@@ -547,6 +554,8 @@ def check_entry_point(prog: str, args: list[str]) -> Result:
         return res
     module_name, func = scripts()[prog].split(":")
     config = hydra_config_of(prog)
+    if config is None and not args:
+        return res  # the name alone (in a sentence): it exists, nothing to parse
     if config is None:
         module = importlib.import_module(module_name)
         err = check_argparse(getattr(module, func), args, prog)

@@ -79,6 +79,8 @@ def test_good_commands_pass(page) -> None:
         'make train ARGS="trainer.max_epochs=3"\n'
         "python -m glassml.sorting.fate evaluate fates.npz\n"
         "```\n"
+        "The report (`glassml-sorting-report`) reads a sweep.\n"
+        "````markdown\n```bash\nglassml-train\n```\n````\n"
         "% needs: gpu, slurm\n"
         "```bash\n"
         "glassml-train -m hydra/launcher=slurm trainer=gpu seed=1,2\n"
@@ -108,6 +110,7 @@ def test_good_commands_pass(page) -> None:
         ("% needs: gpu\n```bash\nglassml-train hydra/launcher=slurm\n```\n", "needs ['slurm']"),
         ("% needs: quantum\n```bash\nglassml-train\n```\n", "unknown requirement"),
         ("Run `glassml-train model.nett=1` to see.\n", "Could not override"),
+        ("```bash\nglassml-train\n``` text after the fence\n\n```bash\nmake train\n```\n", "fence"),
         ("```python\nimport glassml.no_such_module\n```\n", "no_such_module"),
         ("```python\nfrom glassml.models import NoSuchNet\n```\n", "NoSuchNet"),
         ("```python\nx = undefined_name + 1\n```\n", "undefined_name"),
