@@ -59,16 +59,24 @@ sorting-sweep: $(STAMP)
 	  simulator.progress=false hydra.sweep.dir=$(SORTING_SWEEP) $(ARGS)
 	$(BIN)/glassml-sorting-report $(SORTING_SWEEP)
 
-# The g sweep at three phi (t_end >= 20 residence times each): optimum along g.
+# The g sweep at three phi (phi in the per-molecule convention; x4 in the papers' per-neighbour
+# one), 15 g from deep attraction to g_c, 3 seeds, t_end ~ 50 residence times each: the
+# efficiency optimum, the domain counts N>=k (k = 2..20) and the criterion g_min(k) vs the
+# basin rho <= 1.05 rho_min. One directory per (g, seed): re-running resumes and skips
+# finished runs. Parallel: ARGS="hydra/launcher=joblib hydra.launcher.n_jobs=<cores>".
 SORTING_GSWEEP ?= outputs/sorting_gsweep
-SORTING_G ?= 0.06,0.08,0.1,0.12,0.14,0.16,0.18,0.2,0.22
+SORTING_G ?= 0.01,0.02,0.03,0.04,0.05,0.06,0.07,0.08,0.09,0.1,0.11,0.12,0.14,0.16,0.17
+SORTING_SEEDS ?= 0,1,2
+SORTING_GSWEEP_RUN = $(BIN)/glassml-simulate -m simulator=sorting simulator.g=$(SORTING_G) \
+	  simulator.seed=$(SORTING_SEEDS) simulator.snapshots=0 simulator.progress=false \
+	  simulator.checkpoint_every=300 'hydra.sweep.subdir=g$${simulator.g}_seed$${simulator.seed}'
 sorting-gsweep: $(STAMP)
-	$(BIN)/glassml-simulate -m simulator=sorting simulator.phi=1e-3 simulator.g=$(SORTING_G) \
-	  simulator.t_end=3e4 simulator.progress=false hydra.sweep.dir=$(SORTING_GSWEEP)/phi1e-3 $(ARGS)
-	$(BIN)/glassml-simulate -m simulator=sorting simulator.phi=1e-4 simulator.g=$(SORTING_G) \
-	  simulator.t_end=2e5 simulator.progress=false hydra.sweep.dir=$(SORTING_GSWEEP)/phi1e-4 $(ARGS)
-	$(BIN)/glassml-simulate -m simulator=sorting simulator.phi=1e-5 simulator.g=$(SORTING_G) \
-	  simulator.t_end=1e6 simulator.progress=false hydra.sweep.dir=$(SORTING_GSWEEP)/phi1e-5 $(ARGS)
+	$(SORTING_GSWEEP_RUN) simulator.phi=1e-3 simulator.t_end=1.5e4 \
+	  hydra.sweep.dir=$(SORTING_GSWEEP)/phi1e-3 $(ARGS)
+	$(SORTING_GSWEEP_RUN) simulator.phi=1e-4 simulator.t_end=1e5 \
+	  hydra.sweep.dir=$(SORTING_GSWEEP)/phi1e-4 $(ARGS)
+	$(SORTING_GSWEEP_RUN) simulator.phi=1e-5 simulator.t_end=6e5 \
+	  hydra.sweep.dir=$(SORTING_GSWEEP)/phi1e-5 $(ARGS)
 	$(BIN)/glassml-sorting-report $(SORTING_GSWEEP)
 
 # Domain-fate dataset from the g sweep above, then the classifiers through glassml-train

@@ -391,6 +391,7 @@ def _finish(
     summary: dict[str, Any] = {
         "digest": digest,
         "params": p.physics(),
+        "conventions": p.conventions(),
         "config": config,
         "seed": p.seed,
         "g_c": G_C,
