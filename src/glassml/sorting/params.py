@@ -52,6 +52,7 @@ class SortingParams:
     seed: int = 0
     snapshots: int = 40
     snapshot_start: float = 0.5
+    track_every: float | None = None
     animation: str = "none"
     animation_frames: int = 60
     output_dir: str | None = None
@@ -124,8 +125,11 @@ class SortingParams:
     def physics(self) -> dict[str, Any]:
         """The values that determine the simulated trajectory (hashed for resuming)."""
         out = {k: v for k, v in asdict(self).items() if k not in RUN_KEYS}
-        if out["hop_rate_per"] == "molecule":  # the original convention: digests stay valid
+        # keys at their original values are left out, so earlier runs keep their digests
+        if out["hop_rate_per"] == "molecule":
             del out["hop_rate_per"]
+        if out["track_every"] is None:
+            del out["track_every"]
         return out
 
     def digest(self) -> str:
@@ -186,6 +190,10 @@ class SortingParams:
             bad("n_samples", "expected at least 10 samples")
         if self.snapshots < 0:
             bad("snapshots", "expected >= 0")
+        if self.track_every is not None and not (
+            np.isfinite(self.track_every) and self.track_every > 0
+        ):
+            bad("track_every", "expected null (no tracks) or a positive frame interval")
         if not 0.0 <= self.snapshot_start < 1.0:
             bad("snapshot_start", "expected a fraction of t_end in [0, 1)")
         if self.animation not in ANIMATIONS:
@@ -237,8 +245,9 @@ class SortingParams:
             "t_end",
             "snapshot_start",
             "checkpoint_every",
+            "track_every",
         ):
-            if key in data:
+            if key in data and not (key == "track_every" and data[key] is None):
                 try:
                     data[key] = float(data[key])
                 except (TypeError, ValueError) as err:

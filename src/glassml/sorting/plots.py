@@ -119,6 +119,19 @@ def run_plots(
         life = dom["lifetime"][m]
         bins = np.logspace(np.log10(max(life.min(), 1e-3)), np.log10(life.max() + 1e-9), 40)
         axs[0].hist(life, bins=bins, alpha=0.6, color=col, label=f"{name}: {m.sum()}")
+        if "lineage_lifetime" in dom:
+            lin = dom["lineage_lifetime"][m & (dom["lineage_birth_time"] >= t0)]
+            if len(lin) < 2:
+                continue
+            bins = np.logspace(np.log10(max(lin.min(), 1e-3)), np.log10(lin.max() + 1e-9), 40)
+            axs[0].hist(
+                lin,
+                bins=bins,
+                histtype="step",
+                color=col,
+                ls="--",
+                label=f"{name}, from the earliest birth in its merges",
+            )
         axs[1].hist(
             dom["max_size"][m],
             bins=np.arange(0.5, dom["max_size"][m].max() + 1.5),
