@@ -54,6 +54,7 @@ def test_known_committor_and_threshold(tmp_path):
     assert res["committor_critical_size"] == pytest.approx(6 + 2 / 9)
     assert res["max_size_threshold"] == pytest.approx(9.0)
     assert res["max_size_threshold_youden_j"] == pytest.approx(1.0)
+    assert res["max_size_threshold_min_error"] == pytest.approx(9.0)
     lo, hi = res["committor_critical_size_interval"]
     assert lo <= 6 + 2 / 9 <= hi
 
@@ -142,6 +143,17 @@ def test_export_of_our_tracks_and_cli(tmp_path):
     main([str(csv_path), "--n-boot", "50"])
     res = json.loads((tmp_path / "tracks_critical.json").read_text())
     assert res["tracks"] == n and (tmp_path / "tracks_critical.png").exists()
+    # the exported committor is the run's own estimator: the same 1/2 crossing
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert res["committor_critical_size"] == pytest.approx(
+        summary["committor"]["n_half_empirical"], abs=0.75
+    )
+    # without merged-away domains, productive = extracted by the domain's own fate
+    n_own = export_tracks(run_dir, tmp_path / "own.csv", drop_merged=True)
+    own = read_tracks(tmp_path / "own.csv")
+    assert n_own == len(own.ids) <= n
+    for tid, prod in zip(own.ids, own.productive, strict=True):
+        assert dom["fate"][row[int(tid)]] == (K.EXTRACTED if prod else K.DISSOLVED)
     # a run without tracks gets a clear error naming the key to set
     p2 = SortingParams(L=16, M=8, t_end=50.0, n_samples=10, snapshots=0, progress=False)
     simulate(p2, tmp_path / "plain")

@@ -11,7 +11,9 @@ definitions given with this tool:
   same estimator as the run analysis's committor on the domains' records.
 * max-size threshold: the threshold s on a track's largest observed size that best
   separates the fates with the rule "productive iff max size >= s", scored by
-  Youden's J = (true-positive rate) - (false-positive rate); ties go to the smallest s.
+  Youden's J = (true-positive rate) - (false-positive rate), i.e. both classes weighted
+  equally; ties go to the smallest s. The threshold with the fewest misclassified
+  tracks (classes weighted by their counts) is given beside it.
 
 Errors are bootstrap percentiles (16th, 84th) over tracks. Sizes may be molecule
 counts or intensities in arbitrary units. Input: a CSV with columns ``track_id, t,
@@ -162,17 +164,24 @@ def youden_threshold(tr: Tracks, grid: np.ndarray) -> tuple[float, float]:
     return float(grid[k]), float(j[k])
 
 
-def _estimates(tr: Tracks, grid: np.ndarray) -> tuple[float, float, float]:
+def min_error_threshold(tr: Tracks, grid: np.ndarray) -> float:
+    """The max-size threshold that misclassifies the fewest tracks (smallest one on ties)."""
+    call = tr.largest[None, :] >= grid[:, None]
+    wrong = call[:, ~tr.productive].sum(axis=1) + (~call[:, tr.productive]).sum(axis=1)
+    return float(grid[int(np.argmin(wrong))])
+
+
+def _estimates(tr: Tracks, grid: np.ndarray) -> tuple[float, float, float, float]:
     p, _ = committor_curve(tr, grid)
     s_max, j = youden_threshold(tr, grid)
-    return crossing(grid, p), s_max, j
+    return crossing(grid, p), s_max, j, min_error_threshold(tr, grid)
 
 
 def critical_size(tr: Tracks, n_boot: int = 500, seed: int = 0) -> dict[str, Any]:
     """Both estimates with bootstrap intervals over tracks."""
     grid = thresholds(tr)
     p, count = committor_curve(tr, grid)
-    n_c, s_star, j = _estimates(tr, grid)
+    n_c, s_star, j, s_err = _estimates(tr, grid)
     rng = np.random.default_rng(seed)
     boots = []
     for _ in range(n_boot):
@@ -181,7 +190,7 @@ def critical_size(tr: Tracks, n_boot: int = 500, seed: int = 0) -> dict[str, Any
         if sub.productive.all() or not sub.productive.any():
             continue
         boots.append(_estimates(sub, grid))
-    b = np.array(boots) if boots else np.full((1, 3), np.nan)
+    b = np.array(boots) if boots else np.full((1, 4), np.nan)
 
     def interval(col: int) -> list[float]:
         x = b[:, col][np.isfinite(b[:, col])]
@@ -196,6 +205,8 @@ def critical_size(tr: Tracks, n_boot: int = 500, seed: int = 0) -> dict[str, Any
         "max_size_threshold": s_star,
         "max_size_threshold_interval": interval(1),
         "max_size_threshold_youden_j": j,
+        "max_size_threshold_min_error": s_err,
+        "max_size_threshold_min_error_interval": interval(3),
         "n_boot": len(boots),
         "thresholds": grid.tolist(),
         "committor": [None if not np.isfinite(x) else float(x) for x in p],
@@ -244,12 +255,14 @@ def plot(tr: Tracks, res: dict[str, Any], path: Path, title: str = "") -> None:
 # ----------------------------------------------------------------------------- export
 
 
-def export_tracks(run_dir: str | Path, csv_path: str | Path) -> int:
+def export_tracks(run_dir: str | Path, csv_path: str | Path, drop_merged: bool = False) -> int:
     """Write the domain tracks of one of our runs (``simulator.track_every``) as a tracks CSV.
 
-    Fates are the domains' final fates (a domain that merged into one later extracted is
-    productive); domains still alive at the end are left out (their fate is unknown).
-    Returns the number of tracks written.
+    Fates are the domains' final fates, as in the run's own committor: a domain that merged
+    into one later extracted is productive. ``drop_merged`` leaves out the domains that
+    ended by merging (they live on in the lineage of the domain that absorbed them), so
+    productive = extracted and unproductive = dissolved by their own fate. Domains still
+    alive at the end are left out (their fate is unknown). Returns the number of tracks.
     """
     run_dir = Path(run_dir)
     path = run_dir / "domain_tracks.npz"
@@ -260,10 +273,12 @@ def export_tracks(run_dir: str | Path, csv_path: str | Path) -> int:
     with np.load(path) as z:
         dom_id, t, size = z["domain"], z["t"], z["size"]
     with np.load(run_dir / "domains.npz") as z:
-        ids, final = z["id"], z["final_fate"]
+        ids, final, own = z["id"], z["final_fate"], z["fate"]
     pos = np.clip(np.searchsorted(ids, dom_id), 0, max(len(ids) - 1, 0))
     known = (len(ids) > 0) & (ids[pos] == dom_id)
     fate = np.where(known, final[pos], K.ALIVE)
+    if drop_merged:
+        fate = np.where(known & (own[pos] == K.MERGED), K.ALIVE, fate)
     keep = (fate == K.EXTRACTED) | (fate == K.DISSOLVED)
     order = np.lexsort((t[keep], dom_id[keep]))
     d, tt, ss, ff = dom_id[keep][order], t[keep][order], size[keep][order], fate[keep][order]
@@ -294,13 +309,19 @@ def main(argv: list[str] | None = None) -> None:
         metavar="RUN_DIR",
         help="first write the tracks of this sorting run (simulator.track_every) to TRACKS",
     )
+    ap.add_argument(
+        "--drop-merged",
+        action="store_true",
+        help="with --export: leave out domains that ended by merging (default: they take the "
+        "fate of the domain that absorbed them, as in the run's committor)",
+    )
     ap.add_argument("--out", type=Path, default=None, help="output folder (default: next to CSV)")
     ap.add_argument("--n-boot", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     try:
         if args.export is not None:
-            n = export_tracks(args.export, args.tracks)
+            n = export_tracks(args.export, args.tracks, drop_merged=args.drop_merged)
             print(f"{args.tracks}: {n} tracks exported from {args.export}")
         tr = read_tracks(args.tracks)
     except TrackError as err:
@@ -326,6 +347,11 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"max-size threshold (Youden J = {res['max_size_threshold_youden_j']:.3f}): "
         f"{res['max_size_threshold']:.4g} [{lo:.4g}, {hi:.4g}]"
+    )
+    lo, hi = res["max_size_threshold_min_error_interval"]
+    print(
+        f"max-size threshold (fewest misclassified tracks): "
+        f"{res['max_size_threshold_min_error']:.4g} [{lo:.4g}, {hi:.4g}]"
     )
     if "run_committor_n_c" in res:
         print(

@@ -542,9 +542,13 @@ def run_sorting(cfg: DictConfig) -> dict[str, Any]:
     summary = simulate(p, out, config=config)
     log_run(summary, Path(out), cfg.get("tracking") or {})
     st = summary["stationary"]
+    conv = summary["conventions"]
     log.info(
-        "%s: density %.4f +- %.4f, domains %.1f +- %.1f, residence %s, n_c %.1f",
+        "%s: phi %.3g per molecule = %.3g per neighbour; density %.4f +- %.4f, domains "
+        "%.1f +- %.1f, residence %s, n_c %.1f",
         out,
+        conv["phi_molecule"],
+        conv["phi_neighbour"],
         st["density"]["mean"],
         st["density"]["err"],
         st["n_domains"]["mean"],
