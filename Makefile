@@ -82,7 +82,8 @@ sorting-gsweep: $(STAMP)
 	$(BIN)/glassml-sorting-report $(SORTING_GSWEEP)
 
 # Domain tracks (one frame per 1/k_D) of two runs, exported as track CSVs, and the critical
-# size both ways (committor, max-size threshold) next to the run's own committor.
+# size both ways (committor, max-size threshold) next to the run's own committor; and a run
+# with domains from two molecules (the group's count) for the lifetimes through merges.
 SORTING_TRACKS ?= outputs/sorting_tracks
 SORTING_TRACK_RUN = $(BIN)/glassml-simulate simulator=sorting simulator.g=0.1 \
 	  simulator.snapshot_start=0.2 simulator.snapshots=0 simulator.progress=false
@@ -91,6 +92,9 @@ sorting-tracks: $(STAMP)
 	  simulator.output_dir=$(SORTING_TRACKS)/phi1e-4_g0.1 $(ARGS)
 	$(SORTING_TRACK_RUN) simulator.phi=1e-3 simulator.t_end=1.5e4 simulator.track_every=0.5 \
 	  simulator.output_dir=$(SORTING_TRACKS)/phi1e-3_g0.1 $(ARGS)
+	$(BIN)/glassml-simulate simulator=sorting simulator.phi=1e-4 simulator.g=0.1 \
+	  simulator.t_end=6e4 simulator.domain_min_size=2 simulator.progress=false \
+	  simulator.output_dir=$(SORTING_TRACKS)/lineage_phi1e-4_g0.1_min2 $(ARGS)
 	$(BIN)/glassml-sorting-critical $(SORTING_TRACKS)/phi1e-4_g0.1.csv \
 	  --export $(SORTING_TRACKS)/phi1e-4_g0.1
 	$(BIN)/glassml-sorting-critical $(SORTING_TRACKS)/phi1e-3_g0.1.csv \
@@ -99,7 +103,8 @@ sorting-tracks: $(STAMP)
 # The figures of docs/sorting.md from the two targets above.
 sorting-figures: $(STAMP)
 	$(BIN)/python scripts/sorting_figures.py --sweep $(SORTING_GSWEEP) \
-	  --tracks $(SORTING_TRACKS)/phi1e-4_g0.1 $(SORTING_TRACKS)/phi1e-3_g0.1
+	  --tracks $(SORTING_TRACKS)/phi1e-4_g0.1 $(SORTING_TRACKS)/phi1e-3_g0.1 \
+	  --lifetimes $(SORTING_TRACKS)/lineage_phi1e-4_g0.1_min2
 
 # Domain-fate dataset from a g sweep with lattice snapshots (one seed), then the classifiers
 # through glassml-train (tabular MLP, size-alone reference, GNN on the neighbourhood graph).

@@ -2,7 +2,8 @@
 make sorting-tracks): the claim's test per phi and the critical size of tracked domains.
 
     python scripts/sorting_figures.py --sweep outputs/sorting_gsweep \
-        --tracks outputs/sorting_tracks/phi1e-4_g0.1 outputs/sorting_tracks/phi1e-3_g0.1
+        --tracks outputs/sorting_tracks/phi1e-4_g0.1 outputs/sorting_tracks/phi1e-3_g0.1 \
+        --lifetimes outputs/sorting_tracks/lineage_phi1e-4_g0.1_min2
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sweep", type=Path, required=True)
     ap.add_argument("--tracks", type=Path, nargs="*", default=[])
+    ap.add_argument(
+        "--lifetimes", type=Path, default=None, help="a run whose lifetimes.png to copy"
+    )
     ap.add_argument("--out", type=Path, default=Path("docs/figures"))
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -35,6 +39,10 @@ def main() -> None:
             path = args.out / f"sorting_critical_{run.name}.png"
             critical.plot(tr, res, path, title=f"tracks of {run.name}")
             print(path)
+    if args.lifetimes is not None:
+        path = args.out / "sorting_lifetimes.png"
+        shutil.copyfile(args.lifetimes / "lifetimes.png", path)
+        print(path)
 
 
 if __name__ == "__main__":

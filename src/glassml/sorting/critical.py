@@ -241,6 +241,13 @@ def plot(tr: Tracks, res: dict[str, Any], path: Path, title: str = "") -> None:
     lo, hi = res["max_size_threshold_interval"]
     axs[1].axvline(res["max_size_threshold"], color="k", ls=":")
     axs[1].axvspan(lo, hi, alpha=0.15)
+    axs[1].axvline(
+        res["max_size_threshold_min_error"],
+        color="k",
+        ls="--",
+        lw=1,
+        label=f"fewest misclassified: {res['max_size_threshold_min_error']:.3g}",
+    )
     axs[1].set_yscale("log")
     axs[1].set_xlabel("largest observed size of the track")
     axs[1].set_title(
