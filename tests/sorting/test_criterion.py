@@ -73,3 +73,29 @@ def test_bad_input_is_named():
         Curves(G[:2], [np.ones(1)] * 2, [np.ones((1, 1))] * 2, ks=[2])
     with pytest.raises(ValueError, match="shape"):
         Curves(G[:3], [np.ones(2)] * 3, [np.ones((3, 1))] * 3, ks=[2])
+
+
+def test_report_runs_the_claim_on_a_small_g_sweep(tmp_path):
+    """Three g, two seeds each (one of them run in the per-neighbour convention at 4 phi):
+    the report groups them by phi per molecule and writes the claim's table and figure."""
+    from glassml.sorting import report
+    from glassml.sorting.params import SortingParams
+    from glassml.sorting.run import simulate
+
+    common = dict(L=24, M=10, t_end=1500.0, n_samples=40, snapshots=0, progress=False)
+    for g in (0.05, 0.1, 0.15):
+        simulate(SortingParams(phi=2e-3, g=g, seed=0, **common), tmp_path / f"g{g}_s0")
+        simulate(
+            SortingParams(
+                phi=8e-3, g=g, seed=1, hop_rate_per="neighbour", **{**common, "t_end": 375.0}
+            ),
+            tmp_path / f"g{g}_s1",
+        )
+    res = report.report(tmp_path)
+    claim = res["claim"]["0.002"]
+    assert claim["phi_neighbour"] == pytest.approx(8e-3)
+    assert set(claim["seeds_per_g"].values()) == {2}
+    assert [row["k"] for row in claim["by_k"]][:2] == [2, 3]
+    md = (tmp_path / "sorting_report.md").read_text()
+    assert "phi = 0.002 (per molecule) = 0.008 (per neighbour)" in md
+    assert (tmp_path / "sorting_claim.png").exists()

@@ -93,6 +93,13 @@ def seed_average(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _critical(comm: dict[str, Any]) -> float:
+    """The run's critical size: the logistic fit, else the empirical 1/2 crossing (the fit
+    fails when the committor is above 1/2 already at the smallest domain size)."""
+    n_c = comm["n_c"]
+    return n_c if np.isfinite(n_c) else comm["n_half_empirical"]
+
+
 def conventions(s: dict[str, Any]) -> dict[str, Any]:
     """phi in both rate conventions and the time factors (summaries older than the
     ``hop_rate_per`` key were all run per molecule)."""
@@ -141,7 +148,7 @@ def _row(s: dict[str, Any]) -> dict[str, float]:
             s["_dir"],
             st["density"]["start_index"],
             s["params"]["L"] * (s["params"]["Ly"] or s["params"]["L"]),
-            s["committor"]["n_c"],
+            _critical(s["committor"]),
         ),
     }
 
