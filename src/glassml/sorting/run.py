@@ -542,7 +542,7 @@ def run_sorting(cfg: DictConfig) -> dict[str, Any]:
     summary = simulate(p, out, config=config)
     log_run(summary, Path(out), cfg.get("tracking") or {})
     st = summary["stationary"]
-    conv = summary["conventions"]
+    conv = summary.get("conventions") or p.conventions()  # older summaries lack it
     log.info(
         "%s: phi %.3g per molecule = %.3g per neighbour; density %.4f +- %.4f, domains "
         "%.1f +- %.1f, residence %s, n_c %.1f",
