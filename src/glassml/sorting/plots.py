@@ -89,7 +89,9 @@ def run_plots(
     for ax in axs:
         ax.axvline(t0, color="k", ls=":", lw=1)
     axs[0].set_title(
-        f"phi={p.phi:g}, g={p.g:g}, M={p.M}, L={p.L}  (dotted: end of transient)", fontsize=9
+        f"phi={p.phi_molecule:g} per molecule ({p.phi_neighbour:g} per neighbour), g={p.g:g}, "
+        f"M={p.M}, L={p.L}  (dotted: end of transient)",
+        fontsize=9,
     )
     save_fig(fig, out / "timeseries.png")
 
@@ -103,7 +105,11 @@ def run_plots(
     ax.axhline(0.5, color="0.7", lw=0.8)
     ax.set_xlabel("domain size n")
     ax.set_ylabel("P(extracted | reached n)")
-    ax.set_title(f"committor  phi={p.phi:g}, g={p.g:g}", fontsize=9)
+    ax.set_title(
+        f"committor  phi={p.phi_molecule:g} per molecule ({p.phi_neighbour:g} per neighbour), "
+        f"g={p.g:g}",
+        fontsize=9,
+    )
     ax.legend(fontsize=8)
     save_fig(fig, out / "committor.png")
 
