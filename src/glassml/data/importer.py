@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,9 @@ import yaml
 from glassml.data.io import DatasetError
 from glassml.data.trajectory import FORMATS, Frame, TrajectoryError, read_frames
 from glassml.io import atomic_save_npz, atomic_write_text
+from glassml.resume import check_same_settings, npz_complete
+from glassml.simulate.config import BondBreakingSpec, FireSpec
+from glassml.specs import build_spec
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +61,6 @@ class PotentialSpec:
 
 
 @dataclass(frozen=True)
-class BondSpec:
-    r_in: float = 1.4
-    r_out: float = 1.8
-
-
-@dataclass(frozen=True)
-class FireSpec:
-    ftol: float = 1e-6
-    max_steps: int = 100_000
-
-
-@dataclass(frozen=True)
 class ImportSpec:
     root: str
     output_dir: str
@@ -90,34 +81,18 @@ class ImportSpec:
     potential: PotentialSpec = field(default_factory=PotentialSpec)
     cage_radius: float = 1.45
     cage_time: float = 1.0
-    bond_breaking: BondSpec = field(default_factory=BondSpec)
+    bond_breaking: BondBreakingSpec = field(default_factory=BondBreakingSpec)
     inherent: bool = False
     fire: FireSpec = field(default_factory=FireSpec)
     save_runs: bool = True
 
 
-_NESTED = {"unwrap": UnwrapSpec, "potential": PotentialSpec, "bond_breaking": BondSpec}
-_NESTED["fire"] = FireSpec
-
-
-def _build(cls: type, data: Any, prefix: str):
-    if not isinstance(data, dict):
-        raise ImportConfigError(f"{prefix} must be a mapping, got {type(data).__name__}")
-    known = {f.name for f in fields(cls)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise ImportConfigError(
-            f"unknown key(s) {', '.join(prefix + '.' + k for k in unknown)}; expected some "
-            f"of: {', '.join(sorted(known))}"
-        )
-    kwargs = {
-        k: _build(_NESTED[k], v, f"{prefix}.{k}") if k in _NESTED and cls is ImportSpec else v
-        for k, v in data.items()
-    }
-    try:
-        return cls(**kwargs)
-    except TypeError as err:
-        raise ImportConfigError(f"{prefix}: {err}") from None
+_NESTED = {
+    "unwrap": UnwrapSpec,
+    "potential": PotentialSpec,
+    "bond_breaking": BondBreakingSpec,
+    "fire": FireSpec,
+}
 
 
 def spec_from_config(section: Any) -> ImportSpec:
@@ -130,7 +105,7 @@ def spec_from_config(section: Any) -> ImportSpec:
     for key in ("root", "output_dir"):
         if section.get(key) in (None, "", "???"):
             raise ImportConfigError(f"import.{key} is required (e.g. import.{key}=<folder>)")
-    spec = _build(ImportSpec, section, "import")
+    spec = build_spec(ImportSpec, section, "import", ImportConfigError, _NESTED)
 
     def need(ok: bool, key: str, what: str, got: Any) -> None:
         if not ok:
@@ -424,31 +399,20 @@ def output_path(out: Path, k: int) -> Path:
 
 
 def is_finished(path: Path) -> bool:
-    if not path.exists():
-        return False
-    try:
-        with np.load(path) as f:
-            return all(key in f.files for key in REQUIRED_KEYS)
-    except Exception:  # truncated or corrupt: redo it
-        log.warning("%s is unreadable; it will be imported again", path)
-        return False
+    return npz_complete(path, REQUIRED_KEYS, redo="imported again")
 
 
 def check_resumable(spec: ImportSpec, out: Path) -> None:
     """Refuse to mix files made with different import settings in one output folder."""
-    saved = out / SPEC_FILE
-    current = {k: v for k, v in asdict(spec).items() if k not in RESUMABLE_KEYS}
-    if saved.exists():
-        before = yaml.safe_load(saved.read_text()) or {}
-        before = {k: v for k, v in before.items() if k not in RESUMABLE_KEYS}
-        differ = sorted(k for k in set(current) | set(before) if current.get(k) != before.get(k))
-        if differ:
-            raise ImportConfigError(
-                f"{out} holds an import made with other settings (differs in "
-                f"{', '.join('import.' + k for k in differ)}); choose another "
-                "import.output_dir or remove that folder"
-            )
-    atomic_write_text(saved, yaml.safe_dump(asdict(spec), sort_keys=False))
+
+    def error(differ: list[str]) -> ImportConfigError:
+        return ImportConfigError(
+            f"{out} holds an import made with other settings (differs in "
+            f"{', '.join('import.' + k for k in differ)}); choose another "
+            "import.output_dir or remove that folder"
+        )
+
+    check_same_settings(out / SPEC_FILE, asdict(spec), RESUMABLE_KEYS, error)
 
 
 def configuration_folders(spec: ImportSpec) -> list[Path]:

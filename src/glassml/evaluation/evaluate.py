@@ -22,7 +22,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from glassml.data.datamodule import DataInfo, GlassDataModule
 from glassml.data.io import DatasetError
-from glassml.evaluation.analysis import Predictions, analyse, load_runs
+from glassml.evaluation.analysis import Predictions, analyse, load_runs, metric_options
 from glassml.evaluation.baselines import local_density_baseline
 from glassml.evaluation.markdown import render_report
 from glassml.evaluation.plots import plot_chi4, plot_pearson_overview, plot_spatial
@@ -258,13 +258,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         info.species_names,
         info.tau_position,
         runs=runs,
-        bootstrap=dict(m.bootstrap),
-        chi4_opts={"quantile": m.chi4.quantile, "threshold": m.chi4.threshold},
-        spatial={
-            "r_max": m.spatial.r_max,
-            "bin_width": m.spatial.bin_width,
-            "min_pairs": m.spatial.min_pairs,
-        },
+        **metric_options(m),
         ceiling={"n_splits": m.ceiling.n_splits, "seed": m.ceiling.seed},
         spatial_position=spatial_pos,
     )
