@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from glassml.project import ROOT_MARKER, config_dir, project_root, sample_dir
 
-REPO = Path(__file__).resolve().parents[2]
+from ..cli_helpers import REPO, run_module
 
 
 def test_project_root_inside_and_outside_the_repository(tmp_path: Path) -> None:
@@ -29,27 +26,12 @@ def test_sample_found_without_a_local_copy(tmp_path: Path) -> None:
 
 
 def test_train_sample_quick_from_a_folder_outside_the_repository(tmp_path: Path) -> None:
-    src = str(REPO / "src")
-    env = {
-        **os.environ,
-        "WANDB_MODE": "offline",
-        "HYDRA_FULL_ERROR": "1",
-        "PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")]),
-    }
-    env.pop("GLASSML_ROOT", None)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "glassml.cli.train",
-            "experiment=sample_quick",
-            "trainer.fast_dev_run=true",
-        ],
+    proc = run_module(
+        "glassml.cli.train",
+        "experiment=sample_quick",
+        "trainer.fast_dev_run=true",
         cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+        env={"WANDB_MODE": "offline", "HYDRA_FULL_ERROR": "1", "GLASSML_ROOT": None},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = list((tmp_path / "outputs").glob("*/*_train"))

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import operator
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,7 +17,8 @@ from glassml.training.checkpoint import (
 )
 from glassml.training.resume import read_resume_state
 
-REPO = Path(__file__).resolve().parents[2]
+from ..cli_helpers import run_module
+from ..hydra_helpers import QUICK_TRAIN
 
 
 class _ShellCall:
@@ -91,11 +90,7 @@ def test_resume_refuses_crafted_checkpoint(trained_run, dataset_root, tmp_path, 
         [
             "dataset=generated",
             f"dataset.root={dataset_root}",
-            "model=bapst_quick",
-            "model.net.hidden=8",
-            "trainer=cpu",
-            "logger=csv",
-            "callbacks.rich_progress_bar=null",
+            *QUICK_TRAIN,
             f"ckpt_path={evil}",
         ],
         tmp_path / "run",
@@ -116,14 +111,11 @@ def test_not_a_checkpoint_names_the_file(tmp_path: Path, content: bytes) -> None
 def test_evaluate_command_names_a_file_that_is_not_a_checkpoint(tmp_path: Path) -> None:
     bogus = tmp_path / "notes.ckpt"
     bogus.write_text("not a checkpoint\n")
-    env = {**os.environ, "WANDB_MODE": "offline", "HYDRA_FULL_ERROR": "0"}
-    proc = subprocess.run(
-        [sys.executable, "-m", "glassml.cli.evaluate", f"ckpt_path={bogus}"],
+    proc = run_module(
+        "glassml.cli.evaluate",
+        f"ckpt_path={bogus}",
         cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+        env={"WANDB_MODE": "offline", "HYDRA_FULL_ERROR": "0"},
     )
     assert proc.returncode == 1
     assert f"{bogus} is not a PyTorch checkpoint" in proc.stderr + proc.stdout

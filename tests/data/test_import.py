@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from glassml.data.importer import ImportSpec, import_dataset, spec_from_config
 from glassml.data.trajectory import TrajectoryError
 
-from ..hydra_helpers import compose_config
+from ..hydra_helpers import QUICK_TRAIN, compose_config
 from .lammps_runs import (
     DT,
     in_child,
@@ -195,12 +195,8 @@ def test_imported_lammps_dataset_trains(imported, tmp_path) -> None:
         [
             "dataset=generated",
             f"dataset.root={imported['images']}",
-            "model=bapst_quick",
-            "model.net.hidden=8",
-            "trainer=cpu",
+            *QUICK_TRAIN,
             "trainer.fast_dev_run=true",
-            "logger=csv",
-            "callbacks.rich_progress_bar=null",
         ],
         tmp_path,
     )

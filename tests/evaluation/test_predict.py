@@ -4,9 +4,6 @@ model gives through glassml-evaluate, in files ASE reads back; transfer checks."
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +13,11 @@ from glassml.data.trajectory import read_frames as read_any
 from glassml.evaluation.evaluate import IncompatibleDataError, evaluate
 from glassml.evaluation.predict import predict_files
 
+from ..cli_helpers import run_module
 from ..data.lammps_runs import in_child, lammps_available, write_data_file, write_iso_set
 from ..hydra_helpers import compose_config
 
 pytestmark = pytest.mark.skipif(not lammps_available(), reason="LAMMPS is not installed")
-REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -181,24 +178,15 @@ def test_transfer_checks(trained, tmp_path, caplog) -> None:
 def test_command_line(trained, tmp_path) -> None:
     import ase.io
 
-    env = {**os.environ, "WANDB_MODE": "offline", "HYDRA_FULL_ERROR": "1"}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO / "src"), env.get("PYTHONPATH", "")])
     dump = trained["runs"] / "config_2" / "run_1.dump"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "glassml.cli.predict",
-            f"ckpt_path={trained['bapst_quick']}",
-            f"input={dump}",
-            "frame=-1",
-            f"hydra.run.dir={tmp_path}",
-        ],
+    proc = run_module(
+        "glassml.cli.predict",
+        f"ckpt_path={trained['bapst_quick']}",
+        f"input={dump}",
+        "frame=-1",
+        f"hydra.run.dir={tmp_path}",
         cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+        env={"WANDB_MODE": "offline", "HYDRA_FULL_ERROR": "1"},
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     atoms = ase.io.read(tmp_path / "run_1.extxyz")
