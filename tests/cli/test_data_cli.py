@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import subprocess
-import sys
 import tarfile
 import threading
 import zipfile
@@ -25,10 +22,9 @@ import pytest
 from glassml.cli.data import translate_argv
 from glassml.data.download import DownloadError, download, expand_files
 
+from ..cli_helpers import run_module
 from ..data.real_layouts import T044_TIMES, write_glassbench
-from ..hydra_helpers import compose_config
-
-REPO = Path(__file__).resolve().parents[2]
+from ..hydra_helpers import QUICK_TRAIN, compose_config
 
 
 class FileServer:
@@ -255,25 +251,16 @@ def test_layout_mismatch_and_required_hash(server, tmp_path) -> None:
 def test_cli_download_then_train(server, tmp_path) -> None:
     """`glassml-data download glassbench` into data/, then the GlassBench experiment trains."""
     data_dir = tmp_path / "data"
-    env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "glassml.cli.data",
-            "download",
-            "glassbench",
-            f"download.base_url={server.url}",
-            "download.files=[{name:GlassBench.zip,extract:true}]",  # the test zip is small
-            f"paths.data_dir={data_dir}",
-            f"hydra.run.dir={tmp_path / 'run'}",
-            "progress=false",
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    res = run_module(
+        "glassml.cli.data",
+        "download",
+        "glassbench",
+        f"download.base_url={server.url}",
+        "download.files=[{name:GlassBench.zip,extract:true}]",  # the test zip is small
+        f"paths.data_dir={data_dir}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        "progress=false",
+        env={"HYDRA_FULL_ERROR": "1"},
     )
     assert res.returncode == 0, res.stderr[-3000:]
     assert "UNVERIFIED GlassBench.zip" in res.stdout + res.stderr
@@ -287,12 +274,8 @@ def test_cli_download_then_train(server, tmp_path) -> None:
         [
             "experiment=glassbench/ka3d_T044",
             f"paths.data_dir={data_dir}",
-            "model=bapst_quick",
-            "model.net.hidden=8",
-            "trainer=cpu",
+            *QUICK_TRAIN,
             "trainer.fast_dev_run=true",
-            "logger=csv",
-            "callbacks.rich_progress_bar=null",
         ],
         tmp_path / "train",
     )

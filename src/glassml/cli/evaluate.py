@@ -8,12 +8,18 @@ glassml-evaluate mode=published dataset=glassbench_ka3d          # stored GlassB
 
 from __future__ import annotations
 
+import logging
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
+from glassml.data.io import DatasetError
+from glassml.training.checkpoint import CheckpointError
 from glassml.training.config import config_dir, register_resolvers
 
 register_resolvers()
+log = logging.getLogger("glassml.evaluate")
 
 MODES = ("evaluate", "transfer", "leaderboard", "published")
 
@@ -41,7 +47,11 @@ def run(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name="evaluate")
 def main(cfg: DictConfig) -> None:
-    run(cfg)
+    try:
+        run(cfg)
+    except (CheckpointError, DatasetError) as err:  # bad input: one clear line, exit 1
+        log.error("%s", err)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from glassml.data.io import (
     list_files,
     npz_keys,
 )
-from glassml.features import file_descriptors, parse_specs
+from glassml.features import compute_descriptors, file_descriptors, parse_specs
 from glassml.io import atomic_path
 
 log = logging.getLogger(__name__)
@@ -309,17 +309,28 @@ class GlassDataModule(pl.LightningDataModule):
 
     def _process(self, path: Path) -> dict[str, Any]:
         """Read one file and build its graph (all time scales; selection happens later)."""
-        conf: Configuration = self.reader(path)
+        return self.graph_inputs(self.reader(path), path)
+
+    def graph_inputs(
+        self, conf: Configuration, path: Path | str, require_target: bool = True
+    ) -> dict[str, Any]:
+        """The graph of one configuration, unselected and unstandardised. Without the target
+        (`require_target=False`, for predictions) the targets are NaN."""
         if self.positions not in conf.positions:
             raise DatasetError(
                 f"{path}: dataset.positions={self.positions} needs key "
                 f"'{POSITION_KEYS[self.positions]}', which this file does not have"
             )
-        if self.target not in conf.targets:
+        if self.target in conf.targets:
+            target = conf.targets[self.target]
+        elif require_target:
             raise DatasetError(
                 f"{path}: dataset.target={self.target} but the file has no key '{self.target}'"
                 f" (it has {sorted(conf.targets) or 'no targets'})"
             )
+        else:
+            n_times = 1 + max(self.time_indices or [0])
+            target = np.full((n_times, conf.n_particles), np.nan)
         pos = conf.positions[self.positions]
         edge_index, vec = periodic_edges(pos, conf.box, self.cutoff, self.self_loops)
         return {
@@ -328,7 +339,7 @@ class GlassDataModule(pl.LightningDataModule):
             "box": torch.from_numpy(conf.box.astype(np.float32)),
             "edge_index": torch.from_numpy(edge_index.astype(np.int32)),
             "edge_vec": torch.from_numpy(vec.astype(np.float32)),
-            "target": torch.from_numpy(conf.targets[self.target].astype(np.float32)),
+            "target": torch.from_numpy(target.astype(np.float32)),
             "times": None if conf.times is None else conf.times.tolist(),
             "tau_alpha": conf.metadata.get("tau_alpha"),
             "tau_alpha_row": conf.metadata.get("tau_alpha_row"),
@@ -336,6 +347,32 @@ class GlassDataModule(pl.LightningDataModule):
             "times_source": conf.metadata.get("times_source"),
             "source": str(path),
         }
+
+    def graph_of(self, conf: Configuration, path: Path | str) -> Data:
+        """The model input for one configuration outside the splits (glassml-predict):
+        descriptors and standardisation as set up (`info` must be set, e.g. from a
+        checkpoint)."""
+        assert self.info is not None, "graph_of needs the data info of a trained model"
+        raw = self.graph_inputs(conf, path, require_target=False)
+        if self.node_feature_specs:
+            values, names = compute_descriptors(
+                conf.positions,
+                conf.types,
+                conf.box,
+                self.info.num_species,
+                self.node_feature_specs,
+                source=str(path),
+                key="dataset.node_features",
+            )
+            if names != self.info.node_feature_names:
+                raise DatasetError(
+                    f"{path}: its descriptors ({len(names)}) differ from the model's "
+                    f"({len(self.info.node_feature_names)})"
+                )
+            mean = np.asarray(self.info.node_feature_mean)
+            std = np.asarray(self.info.node_feature_std)
+            raw["node_features"] = torch.from_numpy(((values - mean) / std).astype(np.float32))
+        return self._to_data(raw, 0)
 
     def load_raw(self, path: Path) -> dict[str, Any]:
         """Graph of one file, from the cache when a matching entry exists."""

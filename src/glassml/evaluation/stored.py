@@ -27,7 +27,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from glassml.data.io import DatasetError, load_npz, npz_keys
-from glassml.evaluation.analysis import Predictions, analyse
+from glassml.evaluation.analysis import Predictions, analyse, metric_options
 from glassml.evaluation.markdown import fmt, table
 from glassml.evaluation.plots import time_axis
 from glassml.evaluation.published import CURVES, HEADLINES, SOURCE
@@ -222,13 +222,7 @@ def run_published(cfg: DictConfig) -> dict[str, Any]:
                 info.species_names,
                 info.tau_position,
                 runs=None,
-                bootstrap=dict(m.bootstrap),
-                chi4_opts={"quantile": m.chi4.quantile, "threshold": m.chi4.threshold},
-                spatial={
-                    "r_max": m.spatial.r_max,
-                    "bin_width": m.spatial.bin_width,
-                    "min_pairs": m.spatial.min_pairs,
-                },
+                **metric_options(m),
             )
         )
         rep["notes"] = [n for n in rep["notes"] if not n.startswith("ceiling")]
