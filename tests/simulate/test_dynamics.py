@@ -157,15 +157,16 @@ def test_observables_of_free_particles():
 
 @pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
 def test_trajectory_does_not_depend_on_the_thread_count(ka_liquid):
-    """Each particle's force is summed by one thread in list order, so 1 and 2 threads give
-    the same bits (list rebuilds included)."""
+    """Each particle's force is summed by one thread in list order and the energies in
+    index order, so 1 and 2 threads give the same bits (list rebuilds and a thermostat,
+    which reads the kinetic energy, included)."""
     runs = []
     before = numba.get_num_threads()
     try:
         for threads in (1, 2):
             numba.set_num_threads(threads)
             system = _copy(ka_liquid)
-            system.run(300, 0.005)
+            system.run(300, 0.005, BussiThermostat(0.8, 0.5, np.random.default_rng(3)))
             assert system.nlist.n_builds > 5
             runs.append((system.positions, system.velocities, system.epot))
     finally:

@@ -14,8 +14,13 @@ from collections.abc import Callable, Sequence
 import numba as nb
 import numpy as np
 
-from glassml.simulate.neighbors import NeighborList, _build_all_pairs, _build_cells
-from glassml.simulate.potential import LJTable, lj_forces, pair_sum
+from glassml.simulate.neighbors import (
+    NeighborList,
+    _build_all_pairs,
+    _build_cells,
+    update_ghosts,
+)
+from glassml.simulate.potential import LJTable, lj_forces, pair_sum, serial_sum
 from glassml.simulate.thermostat import BussiThermostat
 
 
@@ -40,14 +45,15 @@ def _kick_drift(x, v, f, dt, x_ref):
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
-def _force_kick(x, v, types, box, nbr_idx, nbr_cnt, params, f, epot, dt, want_energy):
-    """Forces of the new positions, then v += f dt/2 in the same pass (a full-list row
-    holds all of a particle's force). Returns (kinetic energy, potential energy or 0)."""
+def _force_kick(xe, v, types, nbr_idx, nbr_cnt, params, f, epot, dt, want_energy):
+    """Forces of the new positions (particles and ghosts `xe`), then v += f dt/2 in the same
+    pass (a full-list row holds all of a particle's force). Returns (kinetic energy,
+    potential energy or 0)."""
     f12, f6, e12, e6, rc2, shift = params
-    kin = np.empty(x.shape[0])  # per particle (a prange reduction next to the inlined pair
-    for i in nb.prange(x.shape[0]):  # loops trips numba's reduction analysis)
+    kin = np.empty(v.shape[0])  # per particle (a prange reduction next to the inlined pair
+    for i in nb.prange(v.shape[0]):  # loops trips numba's reduction analysis)
         fx, fy, fz, e = pair_sum(
-            i, x, types, box, nbr_idx, nbr_cnt, f12, f6, e12, e6, rc2, shift, want_energy
+            i, xe, types, nbr_idx, nbr_cnt, f12, f6, e12, e6, rc2, shift, want_energy
         )
         f[i, 0] = fx
         f[i, 1] = fy
@@ -60,7 +66,7 @@ def _force_kick(x, v, types, box, nbr_idx, nbr_cnt, params, f, epot, dt, want_en
         v[i, 1] = vy
         v[i, 2] = vz
         kin[i] = 0.5 * (vx * vx + vy * vy + vz * vz)
-    return kin.sum(), (epot.sum() if want_energy else 0.0)
+    return serial_sum(kin), (serial_sum(epot) if want_energy else 0.0)
 
 
 @nb.njit(cache=True)
@@ -77,38 +83,41 @@ def _wrap(x, offset, x_ref, box, dim):
 
 @nb.njit(cache=True)
 def _verlet(
-    n_steps, want_energy, resume, x, v, f, x_ref, offset, epot, types, box, dim, dt,
-    half_skin2, params, use_cells, rlist, k, rlist2, nbr_idx, nbr_cnt, n_threads,
+    n_steps, want_energy, resume, xe, n_ext, v, f, x_ref, offset, epot, types, box, dim, dt,
+    half_skin2, params, use_cells, rlist, k, rlist2, nbr_idx, nbr_cnt, n_threads, ghost_src,
+    ghost_shift,
 ):  # fmt: skip
     """`n_steps` velocity-Verlet steps in compiled code, rebuilding the list when needed.
 
-    Energies on the last step only if `want_energy`. `resume` skips the first drift (the
-    caller finished a rebuild that ran out of list room). Returns (complete steps, kinetic
-    energy, potential energy, list builds, room needed): a room need above the list width
-    means the step after the complete ones stopped after its rebuild.
+    Positions are xe[:N], ghost images xe[N:n_ext]. Energies on the last step only if
+    `want_energy`. `resume` skips the first drift (the caller finished a rebuild that ran
+    out of room). Returns (complete steps, kinetic energy, potential energy, list builds,
+    n_ext, room needed): room needed above the list width, or n_ext above the length of
+    xe, means the step after the complete ones stopped after its rebuild.
     """
+    n = v.shape[0]
+    x = xe[:n]
     kin = 0.0
     energy = 0.0
     builds = 0
-    cap = nbr_idx.shape[2]
     for step in range(n_steps):
-        if not resume and _kick_drift(x, v, f, dt, x_ref) > half_skin2:
-            _wrap(x, offset, x_ref, box, dim)
-            if use_cells:
-                need = _build_cells(
-                    x, types, box, dim, rlist, k, rlist2, nbr_idx, nbr_cnt, n_threads
-                )
+        if not resume:
+            if _kick_drift(x, v, f, dt, x_ref) > half_skin2:
+                _wrap(x, offset, x_ref, box, dim)
+                tables = (nbr_idx, nbr_cnt, n_threads, xe, ghost_src, ghost_shift)
+                if use_cells:
+                    need, n_ext = _build_cells(x, types, box, dim, rlist, k, rlist2, *tables)
+                else:
+                    need, n_ext = _build_all_pairs(x, types, box, dim, rlist, k, rlist2, *tables)
+                if need > nbr_idx.shape[2] or n_ext > xe.shape[0]:
+                    return step, kin, energy, builds, n_ext, need
+                builds += 1
             else:
-                need = _build_all_pairs(
-                    x, types, box, dim, rlist, k, rlist2, nbr_idx, nbr_cnt, n_threads
-                )
-            if need > cap:
-                return step, kin, energy, builds, need
-            builds += 1
+                update_ghosts(xe, n, n_ext, ghost_src, ghost_shift)
         resume = False
         last = want_energy and step == n_steps - 1
-        kin, energy = _force_kick(x, v, types, box, nbr_idx, nbr_cnt, params, f, epot, dt, last)
-    return n_steps, kin, energy, builds, 0
+        kin, energy = _force_kick(xe, v, types, nbr_idx, nbr_cnt, params, f, epot, dt, last)
+    return n_steps, kin, energy, builds, n_ext, 0
 
 
 def _pad3(a: np.ndarray) -> np.ndarray:
@@ -154,6 +163,7 @@ class LJSystem:
         self.table = table
         self._box3 = np.ones(3)
         self._box3[:dim] = box
+        self.nlist = NeighborList(table.rcut, skin, self._box3, dim, self.types)
         self._x = _pad3(positions)
         self._offset = np.zeros((n, 3))
         self._x_ref = np.zeros((n, 3))
@@ -161,14 +171,23 @@ class LJSystem:
         self._f = np.zeros((n, 3))
         self.epot_atoms = np.zeros(n)
         self._params = table.kernel_args()
-        self.nlist = NeighborList(table.rcut, skin, self._box3, dim, self.types)
         self._rebuild()
         self.epot = self._forces(True)
 
     # --- state -----------------------------------------------------------------------------
     @property
+    def _x(self) -> np.ndarray:
+        """Positions [N, 3], wrapped at each list build: the first rows of the list's
+        position array (ghost images follow them)."""
+        return self.nlist.xe[: self.nlist.n]
+
+    @_x.setter
+    def _x(self, x: np.ndarray) -> None:
+        self.nlist.xe[: self.nlist.n] = x
+
+    @property
     def n(self) -> int:
-        return self._x.shape[0]
+        return self.nlist.n
 
     @property
     def dof(self) -> int:
@@ -227,14 +246,14 @@ class LJSystem:
         self._x -= shift
         self._offset += shift
         self._x_ref[:] = self._x
-        self.nlist.build(self._x)
+        self.nlist.build()
 
     def _forces(self, want_energy: bool) -> float:
         """Forces into self._f; energies only on request, as they cost ~20% of a step."""
+        self.nlist.update_ghosts()
         return lj_forces(
-            self._x,
+            self.nlist.xe,
             self.types,
-            self._box3,
             self.nlist.nbr_idx,
             self.nlist.nbr_cnt,
             *self._params,
@@ -287,18 +306,18 @@ class LJSystem:
         done = 0
         resume = False
         while True:
-            complete, kin, energy, builds, need = _verlet(
-                n_steps - done, want_energy, resume, self._x, self._v, self._f, self._x_ref,
-                self._offset, self.epot_atoms, self.types, self._box3, self.dim, dt, half_skin2,
-                self._params, nl.use_cells, nl.rlist, nl.cell_factor, nl.rlist2, nl.nbr_idx,
-                nl.nbr_cnt, threads,
+            complete, kin, energy, builds, n_ext, need = _verlet(
+                n_steps - done, want_energy, resume, nl.xe, nl.n_ext, self._v, self._f,
+                self._x_ref, self._offset, self.epot_atoms, self.types, self._box3, self.dim,
+                dt, half_skin2, self._params, nl.use_cells, nl.rlist, nl.cell_factor,
+                nl.rlist2, nl.nbr_idx, nl.nbr_cnt, threads, nl.ghost_src, nl.ghost_shift,
             )  # fmt: skip
             nl.n_builds += builds
             done += complete
             if done == n_steps:
+                nl.n_ext = n_ext
                 return kin, energy
-            nl.grow(need)  # positions are wrapped already: rebuild, then finish that step
-            nl.build(self._x)
+            nl.build()  # out of room: positions are wrapped, grow and rebuild, finish the step
             resume = True
 
     def _check(self, step: int, kin: float, kin_limit: float, dt: float) -> None:

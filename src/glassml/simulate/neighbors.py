@@ -15,25 +15,27 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-# cells of side >= rlist / CELL_SPLIT: finer cells scan fewer candidates per particle
-CELL_SPLIT = 2
+# cells of side >= rlist / CELL_SPLIT[d] along d: finer cells copy fewer candidates per cell,
+# coarser ones mean fewer (short, mispredicted) ranges per cell; (2, 2, 1) was the fastest of
+# the splits tried (2, 2, 2 / 2, 1, 1 / 3, 1, 1) for KA at rho = 1.2
+CELL_SPLIT = np.array([2, 2, 1])
 
 
 @nb.njit(cache=True)
-def _stencil_rows(dim, k, ncell, side, rlist):
+def _stencil_rows(dim, kk, ncell, side, rlist):
     """Rows of the cell stencil along x: (dy, dz, reach in x) for each (dy, dz) whose cells
     can hold a particle within rlist, the reach trimmed to the cells that can."""
-    rows = np.zeros(((2 * k + 1) ** 2, 3), dtype=np.int64)
+    rows = np.zeros(((2 * kk[1] + 1) * (2 * kk[2] + 1), 3), dtype=np.int64)
     m = 0
-    kz = k if dim == 3 else 0
+    kz = kk[2] if dim == 3 else 0
     for dz in range(-kz, kz + 1):
-        for dy in range(-k, k + 1):
+        for dy in range(-kk[1], kk[1] + 1):
             gy = max(abs(dy) - 1, 0) * side[1]
             gz = max(abs(dz) - 1, 0) * side[2]
             rest = rlist * rlist - gy * gy - gz * gz
             if rest <= 0.0:
                 continue
-            reach = min(k, int(np.ceil(np.sqrt(rest) / side[0] - 1e-12)))
+            reach = min(kk[0], int(np.ceil(np.sqrt(rest) / side[0] - 1e-12)))
             rows[m, 0] = dy
             rows[m, 1] = dz
             rows[m, 2] = reach
@@ -42,12 +44,18 @@ def _stencil_rows(dim, k, ncell, side, rlist):
 
 
 @nb.njit(inline="always", cache=True)
-def _gather(qa, qb, sx, sy, sz, xs, order, mx, my, mz, hx, hy, hz, rlist2, cand, m):
+def _gather(qa, qb, sx, sy, sz, xs, index, pattern, mx, my, mz, hx, hy, hz, rlist2, cand, m):
     """Copy the particles q in [qa, qb) of the sorted arrays, shifted by (sx, sy, sz), into
     the candidate rows [x, y, z, index] if they lie within rlist of the cell (centre
-    (mx, my, mz), half sides (hx, hy, hz)). Branch-free: each particle is written at the
-    next free row, which only an accepted one keeps."""
-    for q in range(qa, qb):
+    (mx, my, mz), half sides (hx, hy, hz)); `index[pattern]` gives the position (particle
+    or ghost image) the list will name. Branch-free: each particle is written at the next
+    free row, which only an accepted one keeps. Unsigned indices spare numba's
+    negative-index checks."""
+    um = np.uint64(m)
+    one = np.uint64(1)
+    zero = np.uint64(0)
+    row = index[pattern]
+    for q in range(np.uint64(qa), np.uint64(qb)):
         px = xs[q, 0] + sx
         py = xs[q, 1] + sy
         pz = xs[q, 2] + sz
@@ -57,12 +65,12 @@ def _gather(qa, qb, sx, sy, sz, xs, order, mx, my, mz, hx, hy, hz, rlist2, cand,
         gx = gx if gx > 0.0 else 0.0
         gy = gy if gy > 0.0 else 0.0
         gz = gz if gz > 0.0 else 0.0
-        cand[m, 0] = px
-        cand[m, 1] = py
-        cand[m, 2] = pz
-        cand[m, 3] = order[q]
-        m += gx * gx + gy * gy + gz * gz < rlist2
-    return m
+        cand[um, 0] = px
+        cand[um, 1] = py
+        cand[um, 2] = pz
+        cand[um, 3] = row[q]
+        um += one if gx * gx + gy * gy + gz * gz < rlist2 else zero
+    return np.int64(um)
 
 
 @nb.njit(inline="always", cache=True)
@@ -74,12 +82,17 @@ def _select(i, s, xi, yi, zi, r2, cand, m, nbr_idx):
     cap = nbr_idx.shape[2]
     fi = float(i)
     if m <= cap:
-        for q in range(m):
+        row = nbr_idx[i, s]
+        uc = np.uint64(0)
+        one = np.uint64(1)
+        zero = np.uint64(0)
+        for q in range(np.uint64(m)):
             dx = xi - cand[q, 0]
             dy = yi - cand[q, 1]
             dz = zi - cand[q, 2]
-            nbr_idx[i, s, cnt] = int(cand[q, 3])
-            cnt += (dx * dx + dy * dy + dz * dz < r2) & (cand[q, 3] != fi)
+            row[uc] = int(cand[q, 3])
+            uc += one if (dx * dx + dy * dy + dz * dz < r2) & (cand[q, 3] != fi) else zero
+        cnt = np.int64(uc)
     else:
         for q in range(m):
             dx = xi - cand[q, 0]
@@ -92,24 +105,30 @@ def _select(i, s, xi, yi, zi, r2, cand, m, nbr_idx):
 
 
 @nb.njit(parallel=True, cache=True)
-def _build_cells(x, types, box, dim, rlist, k, rl2, nbr_idx, nbr_cnt, n_threads):
-    """Full list from cells of side >= rlist/k, rows by neighbour species.
+def _build_cells(
+    x, types, box, dim, rlist, kk, rl2, nbr_idx, nbr_cnt, n_threads, xe, ghost_src, ghost_shift
+):
+    """Full list from cells of side >= rlist/kk[d] along d, rows by neighbour species.
 
-    Particles are counting-sorted by species, then cell (x fastest), so that the 2k+1 cells
-    of a stencil row hold one contiguous range per species (two across the periodic x
+    Particles are counting-sorted by species, then cell (x fastest), so that the 2kk[0]+1
+    cells of a stencil row hold one contiguous range per species (two across the periodic x
     boundary), each with one periodic image shift. For each cell, the particles of its
     stencil that can lie within rlist of the cell are copied once, shifted to the right
     image, into per-species candidate buffers; each particle of the cell then scans these
     long contiguous buffers (no minimum image, no table look-up, few mispredicted loop
-    exits). Needs at least 2k+1 cells per periodic dimension. Work is split in 8 chunks of cells
-    per thread. Returns the longest row.
+    exits). Periodic images are ghost particles: particles in the kk[d] cells next to a face
+    get an image beyond the opposite face (and images of images at edges and corners),
+    stored after the N particles in `xe` (xe[:N] are the positions) with their source in
+    `ghost_src`; the list names ghosts, so the force kernel needs no minimum image.
+    Needs at least 2kk[d]+1 cells along each periodic dimension d. Work is split in 8
+    chunks of cells per thread. Returns (the longest row, N + number of ghosts).
     """
     n = x.shape[0]
     n_species = nbr_idx.shape[1]
     ncell = np.ones(3, dtype=np.int64)
     side = np.ones(3)
     for d in range(dim):
-        ncell[d] = int(np.floor(box[d] * k / rlist))
+        ncell[d] = int(np.floor(box[d] * kk[d] / rlist))
         side[d] = box[d] / ncell[d]
     total = ncell[0] * ncell[1] * ncell[2]
     slot = np.empty(n, dtype=np.int64)  # species * total + cell
@@ -134,12 +153,62 @@ def _build_cells(x, types, box, dim, rlist, k, rl2, nbr_idx, nbr_cnt, n_threads)
     xs = np.empty((n, 3))
     for q in range(n):
         xs[q] = x[order[q]]
+    # ghost images: per sorted particle, the dims in which it has one (bit d of `dims`),
+    # the sign of that image's shift, and the index of its first ghost
+    dims = np.zeros(n, dtype=np.int64)
+    first = np.empty(n, dtype=np.int64)
+    sign = np.zeros((n, 3))
+    n_ghost = 0
+    for q in range(n):
+        i = order[q]
+        count = 1
+        for d in range(dim):
+            c = min(max(int(x[i, d] / box[d] * ncell[d]), 0), ncell[d] - 1)
+            if c < kk[d]:
+                sign[q, d] = 1.0
+            elif c >= ncell[d] - kk[d]:
+                sign[q, d] = -1.0
+            if sign[q, d] != 0.0:
+                dims[q] |= 1 << d
+                count *= 2
+        first[q] = n + n_ghost - 1  # ghost b (1 <= b < count) is first + b
+        n_ghost += count - 1
+    if n + n_ghost > xe.shape[0]:
+        return 0, n + n_ghost
+    for q in range(n):
+        i = order[q]
+        dq = dims[q]
+        count = 1 << ((dq & 1) + ((dq >> 1) & 1) + ((dq >> 2) & 1))
+        for b in range(1, count):
+            g = first[q] + b
+            bit = 0
+            for d in range(3):
+                shift = 0.0
+                if dq >> d & 1:
+                    if b >> bit & 1:
+                        shift = sign[q, d] * box[d]
+                    bit += 1
+                ghost_shift[g - n, d] = shift
+                xe[g, d] = x[i, d] + shift
+            ghost_src[g - n] = i
+    # the index each range of a given shift pattern names: the particle or its ghost
+    index = np.empty((8, n), dtype=np.int64)
+    for q in range(n):
+        dq = dims[q]
+        for pattern in range(8):
+            b = 0
+            bit = 0
+            for d in range(3):
+                if dq >> d & 1:
+                    b |= (pattern >> d & 1) << bit
+                    bit += 1
+            index[pattern, q] = order[q] if pattern == 0 else first[q] + b
     most = 0  # a bound on the candidates of one cell: stencil cells x fullest cell
     for c in range(n_species * total):
         most = max(most, start[c + 1] - start[c])
 
-    rows = _stencil_rows(dim, k, ncell, side, rlist)
-    room = most * (2 * k + 1) * rows.shape[0]
+    rows = _stencil_rows(dim, kk, ncell, side, rlist)
+    room = most * (2 * kk[0] + 1) * rows.shape[0]
     nx = ncell[0]
     ny = ncell[1]
     nz = ncell[2]
@@ -173,18 +242,23 @@ def _build_cells(x, types, box, dim, rlist, k, rl2, nbr_idx, nbr_cnt, n_threads)
                     reach = rows[r, 2]
                     sy = 0.0
                     sz = 0.0
+                    pattern = 0
                     if yy < 0:
                         yy += ny
                         sy = -box[1]
+                        pattern = 2
                     elif yy >= ny:
                         yy -= ny
                         sy = box[1]
+                        pattern = 2
                     if zz < 0:
                         zz += nz
                         sz = -box[2]
+                        pattern |= 4
                     elif zz >= nz:
                         zz -= nz
                         sz = box[2]
+                        pattern |= 4
                     base = s * total + (zz * ny + yy) * nx
                     xlo = gx - reach
                     xhi = gx + reach
@@ -192,7 +266,7 @@ def _build_cells(x, types, box, dim, rlist, k, rl2, nbr_idx, nbr_cnt, n_threads)
                         qa = start[base + xlo + nx]
                         qb = start[base + nx]
                         ms = _gather(
-                            qa, qb, -box[0], sy, sz, xs, order, mx, my, mz, hx, hy, hz,
+                            qa, qb, -box[0], sy, sz, xs, index, pattern | 1, mx, my, mz, hx, hy, hz,
                             rlist2, cs, ms,
                         )  # fmt: skip
                         xlo = 0
@@ -200,14 +274,14 @@ def _build_cells(x, types, box, dim, rlist, k, rl2, nbr_idx, nbr_cnt, n_threads)
                         qa = start[base]
                         qb = start[base + xhi - nx + 1]
                         ms = _gather(
-                            qa, qb, box[0], sy, sz, xs, order, mx, my, mz, hx, hy, hz,
+                            qa, qb, box[0], sy, sz, xs, index, pattern | 1, mx, my, mz, hx, hy, hz,
                             rlist2, cs, ms,
                         )  # fmt: skip
                         xhi = nx - 1
                     qa = start[base + xlo]
                     qb = start[base + xhi + 1]
                     ms = _gather(
-                        qa, qb, 0.0, sy, sz, xs, order, mx, my, mz, hx, hy, hz,
+                        qa, qb, 0.0, sy, sz, xs, index, pattern, mx, my, mz, hx, hy, hz,
                         rlist2, cs, ms,
                     )  # fmt: skip
                 m[s] = ms
@@ -220,13 +294,27 @@ def _build_cells(x, types, box, dim, rlist, k, rl2, nbr_idx, nbr_cnt, n_threads)
                             i, s, xs[p, 0], xs[p, 1], xs[p, 2], rl2[si, s],
                             cs, m[s], nbr_idx,
                         )  # fmt: skip
-    return nbr_cnt.max()
+    return int(nbr_cnt.max()), n + n_ghost
 
 
 @nb.njit(parallel=True, cache=True)
-def _build_all_pairs(x, types, box, dim, rlist, k, rl2, nbr_idx, nbr_cnt, n_threads):
-    """O(N^2) full list, rows by species, for boxes too small for 2k+1 cells per side."""
+def _build_all_pairs(
+    x, types, box, dim, rlist, k, rl2, nbr_idx, nbr_cnt, n_threads, xe, ghost_src, ghost_shift
+):
+    """O(N^2) full list, rows by species, for boxes too small for 2k+1 cells per side.
+    Every particle gets all 26 images as ghosts (27 slots, the middle one unused); each
+    pair names the minimum image."""
     n = x.shape[0]
+    if n + 27 * n > xe.shape[0]:
+        return 0, 28 * n
+    for j in range(n):
+        for c in range(27):
+            g = 27 * j + c
+            ghost_src[g] = j
+            for d in range(3):
+                shift = ((c // 3**d) % 3 - 1) * box[d]
+                ghost_shift[g, d] = shift
+                xe[n + g, d] = x[j, d] + shift
     cap = nbr_idx.shape[2]
     for i in nb.prange(n):
         cnt = np.zeros(nbr_idx.shape[1], dtype=np.int32)
@@ -234,16 +322,29 @@ def _build_all_pairs(x, types, box, dim, rlist, k, rl2, nbr_idx, nbr_cnt, n_thre
             dx = x[i, 0] - x[j, 0]
             dy = x[i, 1] - x[j, 1]
             dz = x[i, 2] - x[j, 2]
-            dx -= box[0] * np.rint(dx / box[0])
-            dy -= box[1] * np.rint(dy / box[1])
-            dz -= box[2] * np.rint(dz / box[2])
+            a = np.rint(dx / box[0])
+            b = np.rint(dy / box[1])
+            c = np.rint(dz / box[2])
+            dx -= box[0] * a
+            dy -= box[1] * b
+            dz -= box[2] * c
             tj = types[j]
             if j != i and dx * dx + dy * dy + dz * dz < rl2[types[i], tj]:
+                code = int(a + 1) + 3 * int(b + 1) + 9 * int(c + 1)
                 if cnt[tj] < cap:
-                    nbr_idx[i, tj, cnt[tj]] = j
+                    nbr_idx[i, tj, cnt[tj]] = j if code == 13 else n + 27 * j + code
                 cnt[tj] += 1
         nbr_cnt[i] = cnt
-    return nbr_cnt.max()
+    return int(nbr_cnt.max()), 28 * n
+
+
+@nb.njit(parallel=True, cache=True)
+def update_ghosts(xe, n, n_ext, ghost_src, ghost_shift):
+    """Ghost images follow their particles: xe[n + g] = xe[ghost_src[g]] + ghost_shift[g]."""
+    for g in nb.prange(n_ext - n):
+        src = ghost_src[g]
+        for d in range(3):
+            xe[n + g, d] = xe[src, d] + ghost_shift[g, d]
 
 
 class NeighborList:
@@ -251,8 +352,9 @@ class NeighborList:
 
     A pair (a, b) is listed if closer than `rcut[a, b] + skin` (per-pair radii as in LAMMPS,
     which keeps lists of unlike, shorter-ranged pairs short). Needs `max(rcut) + skin` below
-    half the box for the minimum image; a skin that would break this is shrunk (the cut-off
-    never is). `build` expects positions wrapped into the box.
+    half the box; a skin that would break this is shrunk (the cut-off never is). Owns the
+    positions: `xe[:n]` are the particles (wrapped into the box before each build), the
+    rows after them `n_ext - n` ghost images that the list names for pairs across the box.
     """
 
     def __init__(self, rcut: np.ndarray, skin: float, box: np.ndarray, dim: int, types: np.ndarray):
@@ -270,9 +372,10 @@ class NeighborList:
         self.skin = float(min(skin, 0.999 * (half - self.cutoff)))
         self.rlist = self.cutoff + self.skin
         self.rlist2 = np.ascontiguousarray((np.asarray(rcut, dtype=np.float64) + self.skin) ** 2)
-        cells_per_side = np.floor(self.box[:dim] * CELL_SPLIT / self.rlist)
-        self.cell_factor = CELL_SPLIT
-        self.use_cells = bool(np.all(cells_per_side >= 2 * CELL_SPLIT + 1))
+        split = CELL_SPLIT[:dim]
+        cells_per_side = np.floor(self.box[:dim] * split / self.rlist)
+        self.cell_factor = CELL_SPLIT.copy()
+        self.use_cells = bool(np.all(cells_per_side >= 2 * split + 1))
         density = n / float(np.prod(self.box[:dim]))
         ball = np.pi * self.rlist**2 if dim == 2 else 4.0 / 3.0 * np.pi * self.rlist**3
         n_species = rcut.shape[0]
@@ -280,33 +383,70 @@ class NeighborList:
         cap = int(min(n, 1.5 * most * density * ball + 16))
         self.nbr_idx = np.zeros((n, n_species, max(cap, 1)), dtype=np.int32)
         self.nbr_cnt = np.zeros((n, n_species), dtype=np.int32)
+        if self.use_cells:  # particles within kk[d] cells of a face, and their images
+            frac = np.ones(3)
+            frac[:dim] = 1.0 + 2.0 * split / cells_per_side
+            ghosts = int(1.3 * n * (np.prod(frac) - 1.0)) + 64
+        else:
+            ghosts = 27 * n
+        self.xe = np.zeros((n + ghosts, 3))
+        self.ghost_src = np.zeros(ghosts, dtype=np.int32)
+        self.ghost_shift = np.zeros((ghosts, 3))
+        self.n_ext = n
         self.n_builds = 0
 
+    @property
+    def n(self) -> int:
+        return self.nbr_cnt.shape[0]
+
     def builder_args(self) -> tuple:
-        """(builder, its arguments before the list arrays), for the compiled MD loop."""
+        """(builder, its arguments after the positions and before the list arrays)."""
         builder = _build_cells if self.use_cells else _build_all_pairs
         return builder, (self.types, self.box, self.dim, self.rlist, self.cell_factor, self.rlist2)
 
-    def build(self, x_wrapped: np.ndarray) -> None:
+    def build(self) -> None:
+        """Rebuild from the positions xe[:n] (wrapped into the box)."""
         builder, args = self.builder_args()
         threads = nb.get_num_threads()
-        needed = builder(x_wrapped, *args, self.nbr_idx, self.nbr_cnt, threads)
-        if needed > self.nbr_idx.shape[2]:  # rare dense fluctuation: grow and redo
-            self.grow(needed)
-            builder(x_wrapped, *args, self.nbr_idx, self.nbr_cnt, threads)
+        while True:
+            x = self.xe[: self.n]
+            tables = (self.nbr_idx, self.nbr_cnt, threads, self.xe, self.ghost_src)
+            needed, n_ext = builder(x, *args, *tables, self.ghost_shift)
+            if n_ext > self.xe.shape[0]:
+                self.grow_ghosts(n_ext)
+            elif needed > self.nbr_idx.shape[2]:  # rare dense fluctuation: grow and redo
+                self.grow(needed)
+            else:
+                break
+        self.n_ext = n_ext
         self.n_builds += 1
+
+    def update_ghosts(self) -> None:
+        """Move the ghost images with their particles (after the positions changed)."""
+        update_ghosts(self.xe, self.n, self.n_ext, self.ghost_src, self.ghost_shift)
 
     def grow(self, needed: int) -> None:
         """Room for rows of `needed` neighbours (and some margin)."""
         shape = (*self.nbr_cnt.shape, int(needed * 1.2) + 8)
         self.nbr_idx = np.zeros(shape, dtype=np.int32)
 
+    def grow_ghosts(self, n_ext: int) -> None:
+        """Room for `n_ext` positions (particles and ghosts), the particles kept."""
+        xe = np.zeros((int(n_ext * 1.2) + 64, 3))
+        xe[: self.n] = self.xe[: self.n]
+        self.xe = xe
+        self.ghost_src = np.zeros(xe.shape[0] - self.n, dtype=np.int32)
+        self.ghost_shift = np.zeros((xe.shape[0] - self.n, 3))
+
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """(i, j) arrays of the listed pairs, each pair once (i < j), for analysis and tests."""
+        """(i, j) arrays of the listed pairs, each pair once (i < j; a ghost is named by its
+        particle), for analysis and tests."""
         n, n_species = self.nbr_cnt.shape
         i = np.repeat(np.arange(n), self.nbr_cnt.sum(axis=1))
         j = np.concatenate(
             [self.nbr_idx[a, s, : self.nbr_cnt[a, s]] for a in range(n) for s in range(n_species)]
-        )
+        ).astype(np.int64)
+        ghost = j >= n
+        j[ghost] = self.ghost_src[j[ghost] - n]
         keep = i < j
-        return i[keep], j[keep].astype(np.int64)
+        return i[keep], j[keep]

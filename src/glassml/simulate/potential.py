@@ -61,26 +61,29 @@ class LJTable:
         return cls(epsilon=eps, sigma=sig, rcut=np.ascontiguousarray(cut * sig))
 
 
+@nb.njit(cache=True)
+def serial_sum(a):
+    """Sum in index order, whatever the thread count (inside a parallel function numba
+    would split `a.sum()` over the threads, and the last bit would depend on their number)."""
+    total = 0.0
+    for v in a:
+        total += v
+    return total
+
+
 @nb.njit(inline="always", fastmath=True, cache=True)
-def pair_sum(i, x, types, box, nbr_idx, nbr_cnt, f12, f6, e12, e6, rc2, shift, want_energy):
+def pair_sum(i, xe, types, nbr_idx, nbr_cnt, f12, f6, e12, e6, rc2, shift, want_energy):
     """Force on particle i and (if `want_energy`) its energy, from its full-list rows.
 
     Row (i, s) holds the neighbours of species s, so each inner loop has its pair's
-    parameters in registers; it has no branches (the cut-off is a select, the minimum image
-    a rounding) and loads only the neighbours' positions, so it vectorises. Pair separations
-    must be within a box of their minimum image, which holds because the caller re-wraps
-    positions at each list rebuild.
+    parameters in registers; it has no branches (the cut-off is a select) and loads only
+    the neighbours' positions, so it vectorises. Neighbours across the box are ghost images
+    (rows of `xe` after the particles, see neighbors.py): no minimum image here.
     """
     ti = types[i]
-    xi = x[i, 0]
-    yi = x[i, 1]
-    zi = x[i, 2]
-    lx = box[0]
-    ly = box[1]
-    lz = box[2]
-    ilx = 1.0 / lx
-    ily = 1.0 / ly
-    ilz = 1.0 / lz
+    xi = xe[i, 0]
+    yi = xe[i, 1]
+    zi = xe[i, 2]
     fx = 0.0
     fy = 0.0
     fz = 0.0
@@ -91,12 +94,9 @@ def pair_sum(i, x, types, box, nbr_idx, nbr_cnt, f12, f6, e12, e6, rc2, shift, w
         c = rc2[ti, s]
         for k in range(nbr_cnt[i, s]):
             j = nbr_idx[i, s, k]
-            dx = xi - x[j, 0]
-            dy = yi - x[j, 1]
-            dz = zi - x[j, 2]
-            dx -= lx * np.rint(dx * ilx)
-            dy -= ly * np.rint(dy * ily)
-            dz -= lz * np.rint(dz * ilz)
+            dx = xi - xe[j, 0]
+            dy = yi - xe[j, 1]
+            dz = zi - xe[j, 2]
             r2 = dx * dx + dy * dy + dz * dz
             inv2 = 1.0 / r2
             inv6 = inv2 * inv2 * inv2
@@ -111,12 +111,9 @@ def pair_sum(i, x, types, box, nbr_idx, nbr_cnt, f12, f6, e12, e6, rc2, shift, w
             sh = shift[ti, s]
             for k in range(nbr_cnt[i, s]):
                 j = nbr_idx[i, s, k]
-                dx = xi - x[j, 0]
-                dy = yi - x[j, 1]
-                dz = zi - x[j, 2]
-                dx -= lx * np.rint(dx * ilx)
-                dy -= ly * np.rint(dy * ily)
-                dz -= lz * np.rint(dz * ilz)
+                dx = xi - xe[j, 0]
+                dy = yi - xe[j, 1]
+                dz = zi - xe[j, 2]
                 r2 = dx * dx + dy * dy + dz * dz
                 inv2 = 1.0 / r2
                 inv6 = inv2 * inv2 * inv2
@@ -126,19 +123,17 @@ def pair_sum(i, x, types, box, nbr_idx, nbr_cnt, f12, f6, e12, e6, rc2, shift, w
 
 
 @nb.njit(parallel=True, fastmath=True, cache=True)
-def lj_forces(
-    x, types, box, nbr_idx, nbr_cnt, f12, f6, e12, e6, rc2, shift, forces, epot, want_energy
-):
-    """Forces (and per-particle energies, half of each pair's, if `want_energy`) from a full
-    neighbour list. Each row is summed by one thread, so threads write disjoint rows.
-    Returns the potential energy (0 if not `want_energy`)."""
-    n = x.shape[0]
-    for i in nb.prange(n):
+def lj_forces(xe, types, nbr_idx, nbr_cnt, f12, f6, e12, e6, rc2, shift, forces, epot, want_energy):
+    """Forces on the N = len(forces) particles (and their energies, half of each pair's, if
+    `want_energy`) from a full neighbour list over positions and ghost images `xe`. Each
+    row is summed by one thread, so threads write disjoint rows. Returns the potential
+    energy (0 if not `want_energy`)."""
+    for i in nb.prange(forces.shape[0]):
         fx, fy, fz, e = pair_sum(
-            i, x, types, box, nbr_idx, nbr_cnt, f12, f6, e12, e6, rc2, shift, want_energy
+            i, xe, types, nbr_idx, nbr_cnt, f12, f6, e12, e6, rc2, shift, want_energy
         )
         forces[i, 0] = fx
         forces[i, 1] = fy
         forces[i, 2] = fz
         epot[i] = e
-    return epot.sum() if want_energy else 0.0
+    return serial_sum(epot) if want_energy else 0.0
