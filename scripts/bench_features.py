@@ -28,7 +28,7 @@ from glassml.features import compute_descriptors, parse_specs
 from glassml.features.structure import Structure
 from glassml.io import atomic_write_text
 
-#: (label, spec list) timed one by one; lengths as in conf/features/glass_mlp.yaml
+#: (label, spec list) timed one by one
 CASES: list[tuple[str, list[dict]]] = [
     ("density (exp, L=1,2,3, A/B/all)", [{"name": "density", "lengths": [1, 2, 3]}]),
     ("energy (raw)", [{"name": "energy"}]),
@@ -41,6 +41,7 @@ CASES: list[tuple[str, list[dict]]] = [
     ("steinhardt + coarse means (L=1,2,3)", [{"name": "steinhardt", "lengths": [1, 2, 3]}]),
     ("radial G(r; A/B), 23 shells 0.8..3.0", [{"name": "radial", "species": "each"}]),
     ("s2 (r_max=5, sigma=0.15)", [{"name": "s2"}]),
+    ("physics_inspired (GlassMLP, L=0..5, half box)", [{"name": "physics_inspired"}]),
 ]
 
 

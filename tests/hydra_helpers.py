@@ -9,6 +9,15 @@ from omegaconf import DictConfig, open_dict
 
 from glassml.training.config import config_dir
 
+# a tiny Bapst GNN on the CPU, logged to CSV without a progress bar: training in seconds
+QUICK_TRAIN = [
+    "model=bapst_quick",
+    "model.net.hidden=8",
+    "trainer=cpu",
+    "logger=csv",
+    "callbacks.rich_progress_bar=null",
+]
+
 
 def compose_config(name: str, overrides: list[str], out_dir: Path | None = None) -> DictConfig:
     """Compose `conf/<name>.yaml` as the CLI would, with run paths under `out_dir`."""

@@ -8,7 +8,7 @@ import pytest
 
 from glassml.data.synthetic import write_synthetic_dataset
 
-from ..hydra_helpers import compose_config
+from ..hydra_helpers import QUICK_TRAIN, compose_config
 
 
 @pytest.fixture
@@ -34,12 +34,8 @@ def trained_run(dataset_root: Path, tmp_path_factory: pytest.TempPathFactory) ->
         [
             "dataset=generated",
             f"dataset.root={dataset_root}",
-            "model=bapst_quick",
-            "model.net.hidden=8",
-            "trainer=cpu",
+            *QUICK_TRAIN,
             "trainer.max_epochs=2",
-            "logger=csv",
-            "callbacks.rich_progress_bar=null",
         ],
         out,
     )

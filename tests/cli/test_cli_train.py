@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,19 +11,11 @@ import pytest
 
 from glassml.evaluation.evaluate import evaluate
 
-REPO = Path(__file__).resolve().parents[2]
+from ..cli_helpers import run_module
 
 
 def run_cli(module: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "WANDB_MODE": "offline", "HYDRA_FULL_ERROR": "0"}
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_module(module, *args, env={"WANDB_MODE": "offline", "HYDRA_FULL_ERROR": "0"})
 
 
 def test_evaluate_writes_predictions_metrics_and_plots(trained_run, tmp_path, compose) -> None:

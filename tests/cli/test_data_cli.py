@@ -1,18 +1,16 @@
 """glassml-data: offline download tests against a loopback HTTP server with Range support.
 
-The archive is built here in the GlassBench layout (GlassBench.zip > KA_models/T0.44.tar.gz
-> train/ and test/ .npz files); the tests cover verification, the pooch cache, resume of
-an interrupted download, checksum failure, a truncated archive, and training on the
-extracted data.
+The archive is built here in the GlassBench layout (GlassBench.zip > GlassBench/ >
+KA_models/T0.44.tar.gz and KA2D_models/T0.30.tar.gz > train/ and test/ .npz files, the
+time grid in KA_results/, 2D trajectories in KA2D_trajectories/); the tests cover
+verification, the pooch cache, resume of an interrupted download, checksum failure, a
+truncated archive, the optional 2D trajectories, and training on the extracted data.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
-import os
-import subprocess
-import sys
 import tarfile
 import threading
 import zipfile
@@ -23,11 +21,10 @@ import pytest
 
 from glassml.cli.data import translate_argv
 from glassml.data.download import DownloadError, download, expand_files
-from glassml.data.synthetic import write_synthetic_dataset
 
-from ..hydra_helpers import compose_config
-
-REPO = Path(__file__).resolve().parents[2]
+from ..cli_helpers import run_module
+from ..data.real_layouts import T044_TIMES, write_glassbench
+from ..hydra_helpers import QUICK_TRAIN, compose_config
 
 
 class FileServer:
@@ -93,16 +90,26 @@ class FileServer:
 
 @pytest.fixture(scope="module")
 def glassbench_zip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    """GlassBench.zip with GlassBench/KA_models/T0.44.tar.gz holding T0.44/{train,test}/."""
-    src = tmp_path_factory.mktemp("gb_src") / "T0.44"
-    write_synthetic_dataset(src, n_configs=6, n_particles=48, layout="glassbench", n_times=10)
-    tar_buf = io.BytesIO()
-    with tarfile.open(fileobj=tar_buf, mode="w:gz") as tf:
-        tf.add(src, arcname="T0.44")
+    """GlassBench.zip: GlassBench/KA_models/T0.44.tar.gz holding T0.44/{train,test}/ (4 + 2
+    files), KA2D_models/T0.30.tar.gz, KA_results/times_T0.44.dat, KA2D_trajectories/."""
+    base = tmp_path_factory.mktemp("gb_src")
+    src3 = write_glassbench(base, 3, 0.44, n_train=4, n_test=2, n_particles=48)
+    src2 = write_glassbench(base, 2, 0.30, n_train=2, n_test=1, n_particles=30, n_times=6)
+
+    def tar(src: Path, mode: str) -> bytes:
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode=mode) as tf:
+            tf.add(src, arcname=src.name)
+        return buf.getvalue()
+
     zip_buf = io.BytesIO()
     with zipfile.ZipFile(zip_buf, "w") as zf:
-        zf.writestr("GlassBench/KA_models/T0.44.tar.gz", tar_buf.getvalue())
-        zf.writestr("GlassBench/README.txt", "synthetic test archive\n")
+        zf.writestr("GlassBench/KA_models/T0.44.tar.gz", tar(src3, "w:gz"))
+        zf.writestr("GlassBench/KA2D_models/T0.30.tar.gz", tar(src2, "w:gz"))
+        zf.writestr("GlassBench/KA2D_trajectories/T0.30.tar.xz", tar(src2, "w:xz"))
+        zf.writestr("GlassBench/KA_trajectories/README", "3D trajectories: published elsewhere\n")
+        zf.writestr("GlassBench/KA_results/times_T0.44.dat", "\n".join(map(str, T044_TIMES)))
+        zf.writestr("GlassBench/README.txt", "test archive in the GlassBench layout\n")
     return zip_buf.getvalue()
 
 
@@ -122,7 +129,7 @@ def _opts(server: FileServer, dest: Path, **kw) -> dict:
         "url_suffix": "?download=1",
         "files": [{"name": "GlassBench.zip", "extract": True}],
         "registry": {"GlassBench.zip": None},
-        "nested": ["KA_models/*.tar.gz"],
+        "nested": ["KA_models/*.tar.gz", "KA2D_models/*.tar.gz"],
         "expect": ["KA_models/T*/train/*.npz", "KA_models/T*/test/*.npz"],
         "progressbar": False,
     }
@@ -210,9 +217,31 @@ def test_truncated_archive_is_kept_for_resume(server, glassbench_zip, tmp_path) 
     assert any((dest / "KA_models" / "T0.44" / "train").glob("*.npz"))
 
 
+def test_optional_2d_trajectories(server, tmp_path) -> None:
+    parts = {"trajectories_2d": {"enabled": False, "members": ["KA2D_trajectories/*"]}}
+    dest = tmp_path / "glassbench"
+    man = download(**_opts(server, dest, optional_parts=parts))
+    assert man["optional_parts"] == {"trajectories_2d": False}
+    assert not (dest / "KA2D_trajectories").exists()
+    assert any((dest / "KA2D_models" / "T0.30" / "train").glob("*.npz"))
+    assert (dest / "KA_results" / "times_T0.44.dat").is_file()
+    parts["trajectories_2d"]["enabled"] = True
+    download(**_opts(server, dest, optional_parts=parts))  # same zip, now with the part
+    assert (dest / "KA2D_trajectories" / "T0.30.tar.xz").is_file()
+
+
+def test_glassbench_download_config() -> None:
+    cfg = compose_config("data", ["download=glassbench"])
+    d = cfg.download
+    assert d.files[0].size == 6_042_260_027 and d.files[0].name == "GlassBench.zip"
+    url = expand_files(d.files, d.base_url, d.url_suffix)[0].url
+    assert url == "https://zenodo.org/records/10118191/files/GlassBench.zip?download=1"
+    assert d.optional_parts.trajectories_2d.enabled is False
+
+
 def test_layout_mismatch_and_required_hash(server, tmp_path) -> None:
     with pytest.raises(DownloadError, match="download.expect"):
-        download(**_opts(server, tmp_path / "a", expect=["KA2D_models/T*/train/*.npz"]))
+        download(**_opts(server, tmp_path / "a", expect=["KA_models/T*/val/*.npz"]))
     n = len(server.requests)
     with pytest.raises(DownloadError, match="require_hash"):
         download(**_opts(server, tmp_path / "b", require_hash=True))
@@ -222,24 +251,16 @@ def test_layout_mismatch_and_required_hash(server, tmp_path) -> None:
 def test_cli_download_then_train(server, tmp_path) -> None:
     """`glassml-data download glassbench` into data/, then the GlassBench experiment trains."""
     data_dir = tmp_path / "data"
-    env = {**os.environ, "HYDRA_FULL_ERROR": "1"}
-    res = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "glassml.cli.data",
-            "download",
-            "glassbench",
-            f"download.base_url={server.url}",
-            f"paths.data_dir={data_dir}",
-            f"hydra.run.dir={tmp_path / 'run'}",
-            "progress=false",
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    res = run_module(
+        "glassml.cli.data",
+        "download",
+        "glassbench",
+        f"download.base_url={server.url}",
+        "download.files=[{name:GlassBench.zip,extract:true}]",  # the test zip is small
+        f"paths.data_dir={data_dir}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+        "progress=false",
+        env={"HYDRA_FULL_ERROR": "1"},
     )
     assert res.returncode == 0, res.stderr[-3000:]
     assert "UNVERIFIED GlassBench.zip" in res.stdout + res.stderr
@@ -253,15 +274,12 @@ def test_cli_download_then_train(server, tmp_path) -> None:
         [
             "experiment=glassbench/ka3d_T044",
             f"paths.data_dir={data_dir}",
-            "model=bapst_quick",
-            "model.net.hidden=8",
-            "trainer=cpu",
+            *QUICK_TRAIN,
             "trainer.fast_dev_run=true",
-            "logger=csv",
-            "callbacks.rich_progress_bar=null",
         ],
         tmp_path / "train",
     )
     assert cfg.dataset.root.endswith("glassbench/KA_models/T0.44")
     train(cfg)
     assert (tmp_path / "train" / "test_metrics.json").is_file()
+    assert not (data_dir / "glassbench" / "KA2D_trajectories").exists()  # optional, off

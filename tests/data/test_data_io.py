@@ -80,5 +80,5 @@ def test_missing_key_and_unreadable_file(tmp_path: Path) -> None:
         NpzReader()(path)
     junk = tmp_path / "config_0004.npz"
     junk.write_text("not a zip")
-    with pytest.raises(DatasetError, match="config_0004.npz: cannot be read"):
+    with pytest.raises(DatasetError, match="config_0004.npz: expected an .npz archive"):
         NpzReader()(junk)

@@ -32,7 +32,8 @@ def test_experiment_composes(task: str, model: str) -> None:
     assert cfg.dataset.name == f"{prefix}_T{temperature:.2f}"
     assert cfg.dataset.root == f"/d/glassbench/{sub}"
     assert cfg.dataset.train_glob == "train/*.npz" and cfg.dataset.test_glob == "test/*.npz"
-    assert cfg.dataset.tau_alpha_index == 6
+    assert cfg.dataset.tau_alpha_index is None  # derived from the grid and tau_alpha
     assert f"T{temperature:.2f}" in cfg.tags
+    assert float(cfg.dataset.reader.tau_alpha_by_temperature[f"{temperature:.2f}"]) > 0
     if task == "ka3d_T044":
-        assert list(cfg.dataset.reader.times)[6] == 4120.0
+        assert list(cfg.dataset.reader.times_by_temperature["0.44"])[6] == 4120.0

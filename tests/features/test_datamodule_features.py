@@ -114,4 +114,4 @@ def test_gnn_takes_descriptors_as_extra_inputs(root, tmp_path) -> None:
     report = json.loads((tmp_path / "test_metrics.json").read_text())
     assert report["pearson"]["model"]["A"]["pooled"]
     resolved = (tmp_path / "config_resolved.yaml").read_text()
-    assert "name: steinhardt" in resolved  # the specs are part of the run's config
+    assert "name: physics_inspired" in resolved  # the specs are part of the run's config

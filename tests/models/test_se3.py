@@ -260,6 +260,31 @@ def test_extra_scalar_node_features() -> None:
         model(batch_of(make_data(pos, box, species, node_features=np.zeros((120, 3)))))
 
 
+def test_pezzicoli2022_network_with_energy_input_is_rotation_invariant(tmp_path) -> None:
+    """The experiment's network (its irreps, depth, basis) on inherent-structure-like
+    positions with the per-particle energy of features=epot as input."""
+    from hydra.utils import instantiate
+
+    from glassml.features import compute_descriptors, parse_specs
+
+    cfg = compose_config("train", ["experiment=pezzicoli2022", "dataset=sample"], tmp_path)
+    specs = parse_specs(cfg.dataset.node_features)
+    assert [s.name for s in specs] == ["energy"] and specs[0].positions == "inherent"
+    pos, box, species = random_system(150, seed=4)
+    energy, names = compute_descriptors({"inherent": pos}, species, box, 2, specs)
+    assert names == ["energy"]
+    torch.manual_seed(0)
+    model = instantiate(cfg.model.net)(dim=3, num_species=2, num_targets=10, num_node_features=1)
+    model = model.double().eval()
+    assert 45_000 < count_parameters(model) < 55_000
+    data = make_data(pos, box, species, node_features=(energy - energy.mean()) / energy.std())
+    ref = model(batch_of(data))
+    assert ref.shape == (150, 10)
+    for seed in (1, 2):
+        rot = model(batch_of(rotate_edges(data, random_rotation(seed))))
+        torch.testing.assert_close(rot, ref, rtol=1e-9, atol=1e-10)
+
+
 # ---------------------------------------------------------------------------- expert link
 
 
@@ -414,7 +439,9 @@ def test_torch_compile_gives_the_same_outputs() -> None:
 
 
 @pytest.mark.parametrize(
-    "overrides", [["model=se3_gnn"], ["experiment=sample_se3"]], ids=["model", "experiment"]
+    "overrides",
+    [["model=se3_gnn"], ["experiment=sample_se3"], ["experiment=pezzicoli2022"]],
+    ids=["model", "experiment", "pezzicoli2022"],
 )
 def test_fast_dev_run_on_the_sample(overrides, tmp_path) -> None:
     torch.set_default_dtype(torch.float32)  # as in real training
@@ -428,3 +455,8 @@ def test_fast_dev_run_on_the_sample(overrides, tmp_path) -> None:
     report = json.loads((tmp_path / "test_metrics.json").read_text())
     assert report["pearson"]["model"]["A"]["pooled"]
     assert report["n_params"] > 0
+    if "experiment=pezzicoli2022" in overrides:
+        # inherent-structure graph with the particle's potential energy as extra input
+        assert cfg.dataset.positions == "inherent"
+        ckpt = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+        assert ckpt["glassml"]["data_info"]["node_feature_names"] == ["energy"]

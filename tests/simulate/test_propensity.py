@@ -40,7 +40,7 @@ def _crystal_start(spec):
 def test_uniform_translation_has_no_cage_displacement_and_breaks_no_bond():
     spec = tiny_spec()
     x0, types = _crystal_start(spec)
-    obs = Observer(spec, x0, types)
+    obs = Observer.for_spec(spec, x0, types)
     shift = np.array([0.3, -0.2, 0.1])
     obs(1, _fake_system(x0 + shift))
     np.testing.assert_allclose(obs.abs_disp[0], np.linalg.norm(shift), rtol=1e-6)
@@ -51,7 +51,7 @@ def test_uniform_translation_has_no_cage_displacement_and_breaks_no_bond():
 def test_one_particle_pulled_out_of_its_cage():
     spec = tiny_spec()
     x0, types = _crystal_start(spec)
-    obs = Observer(spec, x0, types)
+    obs = Observer.for_spec(spec, x0, types)
     x = x0.copy()
     jump = spec.box / 2  # far beyond r_out * sigma of every old neighbour
     x[0] += jump

@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +19,7 @@ from hydra.utils import instantiate
 from glassml.data.synthetic import write_synthetic_dataset
 from glassml.training.train import build_trainer
 
-REPO = Path(__file__).resolve().parents[2]
+from ..cli_helpers import run_module
 
 # 10 files: 2 test (test_fraction 0.25 -> round(2.5) = 2), 2 validation, 6 training
 DATA = [
@@ -48,7 +45,6 @@ def test_ddp_two_cpu_processes_match_single_process(tmp_path, compose_train) -> 
     root = tmp_path / "data"
     write_synthetic_dataset(root, n_configs=10, n_particles=48, n_times=4)
     run = tmp_path / "ddp"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "1"}
     args = [
         "trainer=ddp",
         "trainer.accelerator=cpu",
@@ -58,12 +54,10 @@ def test_ddp_two_cpu_processes_match_single_process(tmp_path, compose_train) -> 
         f"hydra.run.dir={run}",
         *DATA,
     ]
-    res = subprocess.run(
-        [sys.executable, "-m", "glassml.cli.train", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
+    res = run_module(
+        "glassml.cli.train",
+        *args,
+        env={"OMP_NUM_THREADS": "1", "HYDRA_FULL_ERROR": "1"},
         timeout=400,
     )
     assert res.returncode == 0, res.stderr[-4000:]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,12 +32,15 @@ from glassml.data.io import (
     NpzReader,
     Reader,
     list_files,
+    npz_keys,
 )
-from glassml.features import file_descriptors, parse_specs
+from glassml.features import compute_descriptors, file_descriptors, parse_specs
 from glassml.io import atomic_path
 
+log = logging.getLogger(__name__)
+
 #: Bump when the cached graph layout changes, so old caches are never read.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 
 SPLITS = ("train", "val", "test")
 
@@ -65,6 +69,8 @@ class DataInfo:
     node_feature_names: list[str] = field(default_factory=list)
     node_feature_mean: list[float] = field(default_factory=list)
     node_feature_std: list[float] = field(default_factory=list)
+    # Bapst et al. rows: the intermediate-scattering level that defines each time
+    is_values: list[float] | None = None
 
     @property
     def num_targets(self) -> int:
@@ -224,6 +230,11 @@ class GlassDataModule(pl.LightningDataModule):
             test = sorted((pool[i] for i in order[:n_test]), key=pool.index)
             test_set = set(test)
             pool = [p for p in pool if p not in test_set]
+        if self.positions == "cage":
+            pool, test = (
+                self._with_positions(pool, "training pool"),
+                self._with_positions(test, "test split"),
+            )
         if self.limit_test is not None:
             test = test[: self.limit_test]
         order = rng.permutation(len(pool))
@@ -239,6 +250,32 @@ class GlassDataModule(pl.LightningDataModule):
                 f"after the test ({len(test)}) and validation ({len(val)}) splits"
             )
         return {"train": train, "val": val, "test": test}
+
+    def _with_positions(self, files: list[Path], what: str) -> list[Path]:
+        """The files that hold the `positions` set (GlassBench stores cage positions only
+        in files 1-100 and 401-500); logs how many; an error if none do."""
+        key = POSITION_KEYS[self.positions]
+        keep = [p for p in files if self._has_key(p, key)]
+        if files and not keep:
+            raise DatasetError(
+                f"dataset.positions={self.positions} needs key '{key}', which none of the "
+                f"{len(files)} files of the {what} in {self.root} hold; choose "
+                "dataset.positions=equilibrium or inherent"
+            )
+        log.info(
+            "dataset.positions=%s: using %d of %d files of the %s (the others hold no '%s')",
+            self.positions,
+            len(keep),
+            len(files),
+            what,
+            key,
+        )
+        return keep
+
+    def _has_key(self, path: Path, key: str) -> bool:
+        if path.suffix == ".npz":
+            return key in npz_keys(path)
+        return self.positions in self.reader(path).positions
 
     # ------------------------------------------------------------------ caching
 
@@ -260,17 +297,28 @@ class GlassDataModule(pl.LightningDataModule):
 
     def _process(self, path: Path) -> dict[str, Any]:
         """Read one file and build its graph (all time scales; selection happens later)."""
-        conf: Configuration = self.reader(path)
+        return self.graph_inputs(self.reader(path), path)
+
+    def graph_inputs(
+        self, conf: Configuration, path: Path | str, require_target: bool = True
+    ) -> dict[str, Any]:
+        """The graph of one configuration, unselected and unstandardised. Without the target
+        (`require_target=False`, for predictions) the targets are NaN."""
         if self.positions not in conf.positions:
             raise DatasetError(
                 f"{path}: dataset.positions={self.positions} needs key "
                 f"'{POSITION_KEYS[self.positions]}', which this file does not have"
             )
-        if self.target not in conf.targets:
+        if self.target in conf.targets:
+            target = conf.targets[self.target]
+        elif require_target:
             raise DatasetError(
                 f"{path}: dataset.target={self.target} but the file has no key '{self.target}'"
                 f" (it has {sorted(conf.targets) or 'no targets'})"
             )
+        else:
+            n_times = 1 + max(self.time_indices or [0])
+            target = np.full((n_times, conf.n_particles), np.nan)
         pos = conf.positions[self.positions]
         edge_index, vec = periodic_edges(pos, conf.box, self.cutoff, self.self_loops)
         return {
@@ -279,11 +327,40 @@ class GlassDataModule(pl.LightningDataModule):
             "box": torch.from_numpy(conf.box.astype(np.float32)),
             "edge_index": torch.from_numpy(edge_index.astype(np.int32)),
             "edge_vec": torch.from_numpy(vec.astype(np.float32)),
-            "target": torch.from_numpy(conf.targets[self.target].astype(np.float32)),
+            "target": torch.from_numpy(target.astype(np.float32)),
             "times": None if conf.times is None else conf.times.tolist(),
             "tau_alpha": conf.metadata.get("tau_alpha"),
+            "tau_alpha_row": conf.metadata.get("tau_alpha_row"),
+            "is_values": conf.metadata.get("is_values"),
+            "times_source": conf.metadata.get("times_source"),
             "source": str(path),
         }
+
+    def graph_of(self, conf: Configuration, path: Path | str) -> Data:
+        """The model input for one configuration outside the splits (glassml-predict):
+        descriptors and standardisation as set up (`info` must be set, e.g. from a
+        checkpoint)."""
+        assert self.info is not None, "graph_of needs the data info of a trained model"
+        raw = self.graph_inputs(conf, path, require_target=False)
+        if self.node_feature_specs:
+            values, names = compute_descriptors(
+                conf.positions,
+                conf.types,
+                conf.box,
+                self.info.num_species,
+                self.node_feature_specs,
+                source=str(path),
+                key="dataset.node_features",
+            )
+            if names != self.info.node_feature_names:
+                raise DatasetError(
+                    f"{path}: its descriptors ({len(names)}) differ from the model's "
+                    f"({len(self.info.node_feature_names)})"
+                )
+            mean = np.asarray(self.info.node_feature_mean)
+            std = np.asarray(self.info.node_feature_std)
+            raw["node_features"] = torch.from_numpy(((values - mean) / std).astype(np.float32))
+        return self._to_data(raw, 0)
 
     def load_raw(self, path: Path) -> dict[str, Any]:
         """Graph of one file, from the cache when a matching entry exists."""
@@ -311,11 +388,32 @@ class GlassDataModule(pl.LightningDataModule):
                     f"{self.root} have {n_times} time scales"
                 )
             return int(self.tau_alpha_index) % n_times
-        times = raws[0]["times"]
-        if raws[0].get("tau_alpha") is not None and times is not None:
-            tau = float(raws[0]["tau_alpha"])
+        first = raws[0]
+        if first.get("tau_alpha_row") is not None:  # Bapst: the row whose ISF level is 1/e
+            return int(first["tau_alpha_row"])
+        times = first["times"]
+        if first.get("tau_alpha") is not None and times is not None:
+            tau = float(first["tau_alpha"])
             return int(np.argmin(np.abs(np.log(np.asarray(times)) - np.log(tau))))
+        if first.get("tau_alpha") is not None:
+            log.warning(
+                "%s: tau_alpha = %g is known but the files have no time grid (no times key, "
+                "no grid file, no dataset.reader.times): the time closest to tau_alpha is "
+                "unknown and the longest time stands in for it",
+                self.name,
+                float(first["tau_alpha"]),
+            )
         return None
+
+    @staticmethod
+    def _grid(raws: list[dict[str, Any]]) -> list[float] | None:
+        """The time grid of the files; the per-row median where files differ (the Bapst
+        release picks its times per file)."""
+        grids = [r["times"] for r in raws]
+        if any(g is None for g in grids):
+            return None
+        arr = np.asarray(grids, dtype=np.float64)
+        return np.median(arr, axis=0).tolist()
 
     def _select_times(
         self, raws: list[dict[str, Any]]
@@ -346,13 +444,41 @@ class GlassDataModule(pl.LightningDataModule):
             idx.append(int(t) % n)
         if not idx:
             raise DatasetError("dataset.time_indices is empty")
-        times = raws[0]["times"]
+        times = self._grid(raws)
         sel_times = None if times is None else [float(times[t]) for t in idx]
         if tau_index is None:
             tau_pos = len(idx) - 1  # no information: the longest selected time
         else:
             tau_pos = int(np.argmin([abs(t - tau_index) for t in idx]))
+        self._log_grid(raws, times, tau_index)
         return idx, sel_times, tau_pos
+
+    def _log_grid(
+        self, raws: list[dict[str, Any]], times: list[float] | None, tau_index: int | None
+    ) -> None:
+        """Say which time grid and which tau_alpha the run uses, and where they came from."""
+        first = raws[0]
+        source = first.get("times_source") or ("the files" if times is not None else None)
+        grid = "unknown (labelled by index)" if times is None else f"{np.round(times, 6).tolist()}"
+        log.info("%s: time grid %s%s", self.name, grid, f" from {source}" if source else "")
+        if times is not None and len({tuple(r["times"]) for r in raws}) > 1:
+            spread = np.ptp(np.log([r["times"] for r in raws]), axis=0).max()
+            log.info(
+                "%s: the files' times differ (by up to a factor %.3g); labels use the median",
+                self.name,
+                float(np.exp(spread)),
+            )
+        if tau_index is None:
+            return
+        how = (
+            "dataset.tau_alpha_index"
+            if self.tau_alpha_index is not None
+            else "the row whose is_values is 1/e"
+            if first.get("tau_alpha_row") is not None
+            else f"the grid time closest to tau_alpha = {first.get('tau_alpha'):g}"
+        )
+        at = "" if times is None else f", t = {times[tau_index]:.6g}"
+        log.info("%s: tau_alpha at time index %d%s (%s)", self.name, tau_index, at, how)
 
     def setup(self, stage: str | None = None) -> None:
         """Read, build and standardise all splits once (idempotent)."""
@@ -365,6 +491,7 @@ class GlassDataModule(pl.LightningDataModule):
         if len(dims) != 1:
             raise DatasetError(f"{self.root}: files mix dimensions {sorted(dims)}")
         idx, times, tau_pos = self._select_times(all_raw)
+        is_values = all_raw[0].get("is_values")
         max_species = max(int(r["species"].max()) for r in all_raw) + 1
         num_species = self.num_species or max_species
         if max_species > num_species:
@@ -398,6 +525,7 @@ class GlassDataModule(pl.LightningDataModule):
             node_feature_names=names,
             node_feature_mean=f_mean,
             node_feature_std=f_std,
+            is_values=None if is_values is None else [float(is_values[t]) for t in idx],
         )
         for split in SPLITS:
             graphs = [self._to_data(r, i) for i, r in enumerate(self.raw[split])]

@@ -256,14 +256,20 @@ def download(
     keep_download: bool = True,
     limit: int | None = None,
     progressbar: bool = True,
+    optional_parts: Mapping[str, Mapping[str, Any]] | None = None,
     **info: Any,
 ) -> dict[str, Any]:
     """Fetch, verify and extract one source; write `dest/.glassml-download-<name>.json`.
+
+    `optional_parts` ({name: {enabled, members: [globs]}}): the members of a part that is
+    not enabled stay inside the archive, not unpacked (e.g. GlassBench's 2D trajectories).
 
     Returns the manifest: every file with its URL, SHA256 and whether a registry hash
     verified it. Extra keyword arguments (doi, description, ...) go into the manifest.
     """
     dest = Path(dest)
+    parts = dict(optional_parts or {})
+    exclude = [m for part in parts.values() if not part.get("enabled") for m in part["members"]]
     remotes = expand_files(files, base_url, url_suffix, registry, limit)
     unpinned = [r.name for r in remotes if r.known_hash is None]
     if require_hash and unpinned:
@@ -294,10 +300,10 @@ def download(
     for archive in (dest / r.name for r in remotes if r.extract):
         if not archive.exists():
             continue
-        if not extracted(archive, dest):
-            log.info("extracting %s", archive)
+        if not extracted(archive, dest, exclude):
+            log.info("extracting %s%s", archive, f" without {exclude}" if exclude else "")
             try:
-                extract(archive, dest)
+                extract(archive, dest, exclude=exclude)
             except ArchiveError as exc:
                 # never reuse it as complete: back to .part, so the next run resumes it
                 part = archive.with_name(archive.name + ".part")
@@ -311,6 +317,8 @@ def download(
             archive.unlink()
     check_layout(dest, expect)
     manifest = {"source": name, **info, "dest": str(dest), "files": entries}
+    if parts:
+        manifest["optional_parts"] = {k: bool(v.get("enabled")) for k, v in parts.items()}
     atomic_write_text(manifest_path, json.dumps(manifest, indent=2) + "\n")
     n_unverified = sum(1 for e in entries if e.get("verified") is False)
     if n_unverified:

@@ -9,12 +9,15 @@ file records a finished extraction so that re-runs skip it.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import shutil
 import tarfile
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar", ".zip")
 
@@ -42,19 +45,24 @@ def _check_inside(root: Path, member: str, archive: Path) -> None:
         raise ArchiveError(f"{archive}: member '{member}' would be written outside {root}")
 
 
-def _unpack(archive: Path, staging: Path) -> None:
+def excluded(name: str, exclude: Sequence[str]) -> bool:
+    """True when a member matches a pattern, as is or below a single root folder
+    (`GlassBench/KA2D_trajectories/T0.30.tar.xz` matches `KA2D_trajectories/*`)."""
+    below_root = name.split("/", 1)[-1]
+    return any(fnmatch.fnmatch(name, p) or fnmatch.fnmatch(below_root, p) for p in exclude)
+
+
+def _unpack(archive: Path, staging: Path, exclude: Sequence[str] = ()) -> None:
     try:
         if archive.name.endswith(".zip"):
             with zipfile.ZipFile(archive) as zf:
-                bad = zf.testzip()
-                if bad is not None:
-                    raise ArchiveError(f"{archive}: member '{bad}' fails its CRC check")
-                for name in zf.namelist():
+                members = [n for n in zf.namelist() if not excluded(n, exclude)]
+                for name in members:
                     _check_inside(staging, name, archive)
-                zf.extractall(staging)
+                zf.extractall(staging, members=members)  # checks every member's CRC
         else:
             with tarfile.open(archive) as tf:
-                members = tf.getmembers()
+                members = [m for m in tf.getmembers() if not excluded(m.name, exclude)]
                 for m in members:
                     _check_inside(staging, m.name, archive)
                     if m.issym() or m.islnk():
@@ -85,24 +93,34 @@ def _marker(archive: Path, dest: Path) -> Path:
     return dest / f".{archive.name}.extracted"
 
 
-def _stamp(archive: Path) -> dict[str, int]:
+def _stamp(archive: Path, exclude: Sequence[str] = ()) -> dict[str, Any]:
     st = archive.stat()
-    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    stamp: dict[str, Any] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    if exclude:
+        stamp["exclude"] = sorted(exclude)
+    return stamp
 
 
-def extracted(archive: Path, dest: Path) -> bool:
-    """True when `archive` (as it is now) was fully extracted into `dest` before."""
+def extracted(archive: Path, dest: Path, exclude: Sequence[str] = ()) -> bool:
+    """True when `archive` (as it is now, with the same members left out) was fully
+    extracted into `dest` before."""
     marker = _marker(archive, dest)
     if not marker.is_file() or not archive.is_file():
         return False
     try:
-        return json.loads(marker.read_text()) == _stamp(archive)
+        return json.loads(marker.read_text()) == _stamp(archive, exclude)
     except (OSError, ValueError):
         return False
 
 
-def extract(archive: str | Path, dest: str | Path, strip_single_root: bool = True) -> Path:
-    """Unpack `archive` into `dest` (created), atomically per top-level entry; returns dest."""
+def extract(
+    archive: str | Path,
+    dest: str | Path,
+    strip_single_root: bool = True,
+    exclude: Sequence[str] = (),
+) -> Path:
+    """Unpack `archive` into `dest` (created), atomically per top-level entry; returns dest.
+    Members matching an `exclude` pattern are left in the archive."""
     archive, dest = Path(archive), Path(dest)
     if not archive.is_file():
         raise ArchiveError(f"archive {archive} does not exist")
@@ -112,7 +130,7 @@ def extract(archive: str | Path, dest: str | Path, strip_single_root: bool = Tru
         shutil.rmtree(staging)
     staging.mkdir()
     try:
-        _unpack(archive, staging)
+        _unpack(archive, staging, exclude)
         root = staging
         entries = list(staging.iterdir())
         if strip_single_root and len(entries) == 1 and entries[0].is_dir():
@@ -123,7 +141,7 @@ def extract(archive: str | Path, dest: str | Path, strip_single_root: bool = Tru
         shutil.rmtree(staging, ignore_errors=True)
     from glassml.io import atomic_write_text
 
-    atomic_write_text(_marker(archive, dest), json.dumps(_stamp(archive)))
+    atomic_write_text(_marker(archive, dest), json.dumps(_stamp(archive, exclude)))
     return dest
 
 

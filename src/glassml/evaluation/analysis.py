@@ -80,6 +80,19 @@ def _clean(a: np.ndarray) -> list[float | None]:
     return [None if not np.isfinite(v) else round(float(v), 6) for v in np.asarray(a)]
 
 
+def metric_options(metrics: Any) -> dict[str, dict[str, Any]]:
+    """The bootstrap, chi4 and spatial keyword arguments of `analyse` from the `metrics` config."""
+    return {
+        "bootstrap": dict(metrics.bootstrap),
+        "chi4_opts": {"quantile": metrics.chi4.quantile, "threshold": metrics.chi4.threshold},
+        "spatial": {
+            "r_max": metrics.spatial.r_max,
+            "bin_width": metrics.spatial.bin_width,
+            "min_pairs": metrics.spatial.min_pairs,
+        },
+    }
+
+
 def analyse(
     p: Predictions,
     species_names: Sequence[str],

@@ -22,12 +22,14 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from glassml.data.datamodule import DataInfo, GlassDataModule
 from glassml.data.io import DatasetError
-from glassml.evaluation.analysis import Predictions, analyse, load_runs
+from glassml.evaluation.analysis import Predictions, analyse, load_runs, metric_options
 from glassml.evaluation.baselines import local_density_baseline
 from glassml.evaluation.markdown import render_report
 from glassml.evaluation.plots import plot_chi4, plot_pearson_overview, plot_spatial
 from glassml.evaluation.report import format_table, plot_configuration, report_dict, write_json
+from glassml.evaluation.stored import stored_pearson
 from glassml.io import atomic_save_npz, atomic_write_text
+from glassml.training.checkpoint import CheckpointError, load_checkpoint_file
 from glassml.training.metrics import SpeciesPearson
 from glassml.training.module import PropensityModule
 
@@ -45,17 +47,18 @@ class IncompatibleDataError(DatasetError):
     """The evaluation data do not match what the checkpoint was trained on."""
 
 
-def load_checkpoint(path: str | Path) -> tuple[dict[str, Any], DictConfig, DataInfo]:
-    """Checkpoint dict, its training config and data info; clear error if not ours."""
+def load_checkpoint(
+    path: str | Path, trust: bool = False
+) -> tuple[dict[str, Any], DictConfig, DataInfo]:
+    """Checkpoint dict, its training config and data info; clear error if not ours.
+
+    Loaded with the weights-only unpickler (training/checkpoint.py) unless `trust`.
+    """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    # Lightning checkpoints hold optimizer and callback state that `weights_only` rejects;
-    # they are files glassml-train wrote, so full unpickling is acceptable here.
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    meta = ckpt.get("glassml") if isinstance(ckpt, dict) else None
-    if not meta or not meta.get("config"):
-        raise ValueError(f"{path} is not a glassml-train checkpoint (no 'glassml' entry)")
+    ckpt = load_checkpoint_file(path, trust=trust)
+    meta = ckpt.get("glassml")
+    if not isinstance(meta, dict) or not meta.get("config"):
+        raise CheckpointError(f"{path} is not a glassml-train checkpoint (no 'glassml' entry)")
     return ckpt, OmegaConf.create(meta["config"]), DataInfo.from_dict(meta["data_info"])
 
 
@@ -206,7 +209,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     pl.seed_everything(cfg.seed, workers=True)
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt, run_cfg, info = load_checkpoint(cfg.ckpt_path)
+    ckpt, run_cfg, info = load_checkpoint(cfg.ckpt_path, bool(cfg.get("trust_checkpoint")))
     dataset_cfg = cfg.dataset if cfg.get("dataset") is not None else run_cfg.dataset
     dm = build_datamodule(dataset_cfg, info, cfg.batch_size, cfg.check_time_grid, run_cfg.dataset)
     split = cfg.split
@@ -255,13 +258,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         info.species_names,
         info.tau_position,
         runs=runs,
-        bootstrap=dict(m.bootstrap),
-        chi4_opts={"quantile": m.chi4.quantile, "threshold": m.chi4.threshold},
-        spatial={
-            "r_max": m.spatial.r_max,
-            "bin_width": m.spatial.bin_width,
-            "min_pairs": m.spatial.min_pairs,
-        },
+        **metric_options(m),
         ceiling={"n_splits": m.ceiling.n_splits, "seed": m.ceiling.seed},
         spatial_position=spatial_pos,
     )
@@ -271,6 +268,11 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         extra["notes"].append("time grids not compared: the files store no times")
     report.update(extra)
     report["chi4_definition"] = chi4_definition(m.chi4)
+    if cfg.published_overlay:  # the published models' predictions stored in the test files
+        n_times = int(dm.raw[split][0]["target"].shape[0])
+        stored = stored_pearson(files, pred, n_times, info.time_indices, info.species_names)
+        if stored:
+            report["published_from_files"] = stored
     write_json(out_dir / "metrics.json", report)
 
     atomic_save_npz(

@@ -21,8 +21,10 @@ def _time_labels(rep: Mapping[str, Any]) -> list[str]:
     times = rep.get("times")
     tau = rep["tau_alpha_time_index"]
     out = []
+    isf = rep.get("is_values")  # Bapst rows: the ISF level that defines each time
     for k, idx in enumerate(rep["time_indices"]):
         label = f"{times[k]:.4g}" if times is not None else f"idx {idx}"
+        label += "" if isf is None else f" (F_s = {isf[k]:.3g})"
         out.append(label + (" (tau_alpha)" if idx == tau else ""))
     return out
 
@@ -73,6 +75,23 @@ def render_report(rep: Mapping[str, Any], images: Sequence[str] = ()) -> str:
                 ],
                 rows,
             ),
+            "",
+        ]
+    stored = rep.get("published_from_files", {})
+    for sp in pear["model"] if stored else ():
+        keys = [k for k in stored if sp in stored[k]]
+        rows = [
+            [label, fmt(pear["model"][sp].get("per_config", [None] * len(labels))[k])]
+            + [fmt(stored[key][sp].get("per_config", [None] * len(labels))[k]) for key in keys]
+            for k, label in enumerate(labels)
+        ]
+        parts += [
+            f"## Published models on the same test files, species {sp}",
+            "",
+            "Per-configuration Pearson of the predictions stored in the test files "
+            "(recomputed with the same metric as the model's).",
+            "",
+            table(["time", "this model", *keys], rows),
             "",
         ]
     if rep.get("chi4"):

@@ -57,6 +57,10 @@ def plot_pearson_overview(
         y = _arr(pear["model"].get(species, {}).get(kind))
         if y.size:
             ax.plot(x, y, "o-", color="C0", label="model")
+            for xv, yv, f in zip(x, y, report.get("is_values") or [], strict=False):
+                ax.annotate(
+                    f"{f:.2g}", (xv, yv), fontsize=6, xytext=(2, 4), textcoords="offset points"
+                )
         if kind in ci:
             ax.fill_between(
                 x,
@@ -71,6 +75,12 @@ def plot_pearson_overview(
             ax.plot(x, _arr(base), "s--", color="C1", alpha=0.7, label="local density")
         if kind in ceil:
             ax.plot(x, _arr(ceil[kind]), "k:", lw=2, label="iso-configurational ceiling")
+        stored = report.get("published_from_files", {}) if published else {}
+        for j, (key, per_species) in enumerate(sorted(stored.items())):
+            ys = _arr(per_species.get(species, {}).get(kind))
+            if ys.size:
+                label = f"{key} (stored in the test files)"
+                ax.plot(x, ys, "^:", color=f"C{6 + j % 4}", lw=1, ms=3, label=label)
         if published and logx and species == "A":
             names = sorted({c.model for c in CURVES})
             for c in (cv for cv in CURVES if cv.kind == kind):
@@ -81,7 +91,7 @@ def plot_pearson_overview(
                 )
         if logx:
             ax.set_xscale("log")
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel(xlabel + (" (labels: ISF level F_s)" if report.get("is_values") else ""))
         ax.set_title(
             f"species {species}, " + ("pooled" if kind == "pooled" else "mean per configuration")
         )

@@ -62,6 +62,8 @@ def report_dict(
         "train_species": [info.species_names[s] for s in info.train_species],
         "pearson": {"model": block(model)},
     }
+    if getattr(info, "is_values", None) is not None:  # Bapst rows: ISF level of each time
+        rep["is_values"] = info.is_values
     if baseline is not None:
         rep["pearson"]["baseline_local_density"] = block(baseline)
     if extra:
@@ -82,6 +84,7 @@ def format_table(report: Mapping[str, Any], species: Sequence[str] | None = None
     times = report["times"]
     idx = report["time_indices"]
     tau = report["tau_alpha_time_index"]
+    isf = report.get("is_values")
 
     def f(v: float | None) -> str:
         return "   -  " if v is None else f"{v:6.3f}"
@@ -102,6 +105,8 @@ def format_table(report: Mapping[str, Any], species: Sequence[str] | None = None
         for k, t_idx in enumerate(idx):
             t = "" if times is None else f"{times[k]:.4g}"
             mark = " <- tau_alpha" if t_idx == tau else ""
+            if isf is not None:
+                mark = f" F_s = {isf[k]:.3g}{mark}"
             mp = model[sp].get("pooled", [None] * len(idx))[k]
             mc = model[sp].get("per_config", [None] * len(idx))[k]
             bp = base.get(sp, {}).get("pooled", [None] * len(idx))[k]

@@ -9,8 +9,15 @@ import numpy as np
 from glassml.features.density import local_density
 from glassml.features.energy import potential_energy
 from glassml.features.entropy import excess_entropy
+from glassml.features.physics_inspired import physics_inspired
 from glassml.features.radial import radial_functions
-from glassml.features.spec import SPEC_CLASSES, BaseSpec, DensitySpec, RadialSpec
+from glassml.features.spec import (
+    SPEC_CLASSES,
+    BaseSpec,
+    DensitySpec,
+    PhysicsInspiredSpec,
+    RadialSpec,
+)
 from glassml.features.steinhardt import bond_order
 from glassml.features.structure import Structure, coarse_grain
 from glassml.features.voronoi import voronoi_descriptors
@@ -24,6 +31,7 @@ FAMILIES: dict[str, Family] = {
     "steinhardt": bond_order,  # type: ignore[dict-item]
     "radial": radial_functions,  # type: ignore[dict-item]
     "s2": excess_entropy,  # type: ignore[dict-item]
+    "physics_inspired": physics_inspired,  # type: ignore[dict-item]
 }
 assert set(FAMILIES) == set(SPEC_CLASSES)
 
@@ -58,7 +66,8 @@ def _missing(source: str, k: int, spec: BaseSpec, key: str) -> MissingPositionsE
 def apply_spec(st: Structure, spec: BaseSpec) -> tuple[np.ndarray, list[str]]:
     """One family's raw values, then their coarse-grained means (and variances)."""
     values, names = FAMILIES[spec.name](st, spec)
-    if spec.lengths and not isinstance(spec, (DensitySpec, RadialSpec)):
+    # density, radial functions and the physics-inspired set coarse-grain themselves
+    if spec.lengths and not isinstance(spec, (DensitySpec, RadialSpec, PhysicsInspiredSpec)):
         cg, cg_names = coarse_grain(
             st,
             values,

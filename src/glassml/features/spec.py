@@ -123,6 +123,27 @@ class EntropySpec(BaseSpec):
         return max(super().radius(), self.r_max + 4.0 * self.sigma)
 
 
+@dataclass(frozen=True)
+class PhysicsInspiredSpec(BaseSpec):
+    """GlassMLP's inputs (glassml.features.physics_inspired): coarse-grained density,
+    potential energy, Voronoi surface (perimeter in 2D) and energy variance.
+
+    lengths: coarse-graining lengths L >= 0 (0: the particle's own values). The sums
+    reach the radius beyond which the kernel's neglected weight is below
+    `neglected_weight` (capped at half the box), or `cutoff` when given. potential: as
+    for `energy`. kernel and truncate do not apply (the kernel is exp(-r/L)).
+    """
+
+    lengths: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
+    neglected_weight: float = 0.01
+    cutoff: float | None = None
+    potential: str | Mapping[str, Any] | None = "ka3d"
+
+    def radius(self) -> float:
+        # the sum radius depends on the box (capped at half of it): built on first use
+        return 0.0
+
+
 SPEC_CLASSES: dict[str, type[BaseSpec]] = {
     "density": DensitySpec,
     "energy": EnergySpec,
@@ -130,6 +151,7 @@ SPEC_CLASSES: dict[str, type[BaseSpec]] = {
     "steinhardt": SteinhardtSpec,
     "radial": RadialSpec,
     "s2": EntropySpec,
+    "physics_inspired": PhysicsInspiredSpec,
 }
 
 _POSITIVE = ("truncate", "r_max", "dr", "width", "sigma")
@@ -200,7 +222,9 @@ def validate(spec: BaseSpec, key: str) -> None:
     choice("positions", POSITIONS)
     choice("species", SPECIES_MODES)
     choice("kernel", KERNELS)
-    if any(not length > 0 for length in spec.lengths):
+    if isinstance(spec, PhysicsInspiredSpec):
+        _validate_physics_inspired(spec, key)
+    elif any(not length > 0 for length in spec.lengths):
         raise FeatureSpecError(f"{key}.lengths={list(spec.lengths)}: lengths must be > 0")
     if isinstance(spec, DensitySpec) and not spec.lengths:
         raise FeatureSpecError(f"{key}.lengths: the density needs at least one length")
@@ -217,7 +241,7 @@ def validate(spec: BaseSpec, key: str) -> None:
         raise FeatureSpecError(
             f"{key}: need 0 <= r_min <= r_max, got r_min={spec.r_min}, r_max={spec.r_max}"
         )
-    if isinstance(spec, EnergySpec) and spec.potential is not None:
+    if isinstance(spec, (EnergySpec, PhysicsInspiredSpec)) and spec.potential is not None:
         p = spec.potential
         if not isinstance(p, (str, Mapping)):
             raise FeatureSpecError(
@@ -227,6 +251,24 @@ def validate(spec: BaseSpec, key: str) -> None:
             missing = {"epsilon", "sigma", "cutoff"} - set(p)
             if missing:
                 raise FeatureSpecError(f"{key}.potential: missing {sorted(missing)}")
+
+
+def _validate_physics_inspired(spec: PhysicsInspiredSpec, key: str) -> None:
+    if not spec.lengths or any(not length >= 0 for length in spec.lengths):
+        raise FeatureSpecError(
+            f"{key}.lengths={list(spec.lengths)}: need at least one length, all >= 0"
+        )
+    if not 0.0 < spec.neglected_weight < 1.0:
+        raise FeatureSpecError(f"{key}.neglected_weight={spec.neglected_weight}: must be in (0, 1)")
+    if spec.cutoff is not None and not float(spec.cutoff) > 0:
+        raise FeatureSpecError(f"{key}.cutoff={spec.cutoff}: must be > 0 (or null)")
+    default = PhysicsInspiredSpec()
+    for attr in ("kernel", "truncate"):
+        if getattr(spec, attr) != getattr(default, attr):
+            raise FeatureSpecError(
+                f"{key}.{attr}: not used by physics_inspired (kernel exp(-r/L); the sum "
+                "radius is set by neglected_weight or cutoff)"
+            )
 
 
 def parse_specs(items: Sequence[Any] | None, key: str = "dataset.node_features") -> list[BaseSpec]:
@@ -252,6 +294,7 @@ __all__ = [
     "EnergySpec",
     "EntropySpec",
     "FeatureSpecError",
+    "PhysicsInspiredSpec",
     "RadialSpec",
     "SteinhardtSpec",
     "VoronoiSpec",

@@ -1,10 +1,12 @@
 """GlassMLP (Jung, Biroli, Berthier, PRL 130, 238202 (2023); GlassBench roadmap): an MLP
 on coarse-grained expert descriptors with a 2-unit bottleneck.
 
-Per species: descriptors -> Dense(2, ELU) -> Dense(10, ELU) -> Dense(10, ELU) -> one output
-per time scale. The narrow bottleneck is the model's point: the prediction is a smooth
-function of two learned structural order parameters, which can be read and plotted.
-The loss (MAE, optional spatial-correlation term) lives in PropensityModule.
+One network per species and (per_time, the paper's setting) per time scale:
+descriptors -> Dense(2, ELU) -> Dense(10, ELU) -> Dense(10, ELU) -> Dense(1); with
+per_time false, one network per species with one output per time scale. The narrow
+bottleneck is the model's point: the prediction is a smooth function of two learned
+structural order parameters, which can be read and plotted. The loss (MSE plus the
+coarse-grained spatial term, glassml.training.glass_mlp_loss) lives in training/.
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class GlassMLP(nn.Module):
         bottleneck: int = 2,
         hidden: Sequence[int] = (10, 10),
         per_species: bool = True,
+        per_time: bool = True,
     ) -> None:
         super().__init__()
         # built even without descriptors (config checks compose models with placeholder
@@ -58,14 +61,29 @@ class GlassMLP(nn.Module):
         self.num_node_features = int(num_node_features)
         self.dim = dim
         self.per_species = per_species
-        sizes = [bottleneck, *hidden, num_targets]
-        n_nets = num_species if per_species else 1
+        self.per_time = per_time
+        self.num_targets = int(num_targets)
+        n_out = 1 if per_time else num_targets
+        sizes = [bottleneck, *hidden, n_out]
+        n_nets = (num_species if per_species else 1) * (num_targets if per_time else 1)
+        #: network of species s (and time t): nets[s * num_targets + t] (per_time)
         self.nets = nn.ModuleList([elu_mlp(num_node_features, sizes) for _ in range(n_nets)])
 
-    def bottleneck(self, batch: Batch) -> torch.Tensor:
-        """The 2 learned order parameters of every particle, [N, bottleneck] (after ELU)."""
+    def _per_species(self, outs: list[torch.Tensor]) -> torch.Tensor:
+        """Network outputs -> [N, species, ...] (time networks of a species side by side)."""
+        if not self.per_time:
+            return torch.stack(outs, dim=1)
+        t = self.num_targets
+        groups = [torch.cat(outs[k : k + t], dim=-1) for k in range(0, len(outs), t)]
+        return torch.stack(groups, dim=1)
+
+    def bottleneck(self, batch: Batch, time: int = 0) -> torch.Tensor:
+        """The 2 learned order parameters of every particle, [N, bottleneck] (after ELU), of
+        the network for time scale `time` (per_time; else the one shared network)."""
         x = node_features(batch, self.num_node_features, "GlassMLP")
-        outs = torch.stack([net[:2](x) for net in self.nets], dim=1)
+        step = self.num_targets if self.per_time else 1
+        first = time if self.per_time else 0
+        outs = torch.stack([net[:2](x) for net in list(self.nets)[first::step]], dim=1)
         return self._pick(outs, batch)
 
     def _pick(self, outs: torch.Tensor, batch: Batch) -> torch.Tensor:
@@ -76,5 +94,5 @@ class GlassMLP(nn.Module):
 
     def forward(self, batch: Batch) -> torch.Tensor:
         x = node_features(batch, self.num_node_features, "GlassMLP")
-        outs = torch.stack([net(x) for net in self.nets], dim=1)  # [N, S, T]
+        outs = self._per_species([net(x) for net in self.nets])  # [N, S, T]
         return self._pick(outs, batch)

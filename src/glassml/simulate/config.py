@@ -8,13 +8,14 @@ expected.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numba
 import numpy as np
 
 from glassml.simulate.potential import LJTable
+from glassml.specs import build_spec
 
 
 class ConfigError(ValueError):
@@ -160,34 +161,14 @@ class SimulationSpec:
         return min(int(self.threads), numba.config.NUMBA_NUM_THREADS)
 
 
-def _build(cls: type, data: Any, prefix: str):
-    """Dataclass from a mapping, rejecting unknown keys and missing required ones."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"{prefix} must be a mapping, got {type(data).__name__}")
-    known = {f.name: f for f in fields(cls)}
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise ConfigError(
-            f"unknown key(s) {', '.join(prefix + '.' + k for k in unknown)}; "
-            f"expected some of: {', '.join(sorted(k for k in known if k != '_target_'))}"
-        )
-    nested = {
-        "potential": PotentialSpec,
-        "thermostat": ThermostatSpec,
-        "times": TimesSpec,
-        "bond_breaking": BondBreakingSpec,
-        "fire": FireSpec,
-        "crystal": CrystalSpec,
-    }
-    kwargs = {}
-    for key, value in data.items():
-        if key in nested and cls is SimulationSpec:
-            value = _build(nested[key], value, f"{prefix}.{key}")
-        kwargs[key] = value
-    try:
-        return cls(**kwargs)
-    except TypeError as err:
-        raise ConfigError(f"{prefix}: {err}") from None
+_NESTED = {
+    "potential": PotentialSpec,
+    "thermostat": ThermostatSpec,
+    "times": TimesSpec,
+    "bond_breaking": BondBreakingSpec,
+    "fire": FireSpec,
+    "crystal": CrystalSpec,
+}
 
 
 def _require(ok: bool, key: str, expected: str, got: Any) -> None:
@@ -208,7 +189,7 @@ def spec_from_config(cfg: Any) -> SimulationSpec:
             cfg = OmegaConf.to_container(cfg, resolve=True)
     except ImportError:  # pragma: no cover - omegaconf is a dependency
         pass
-    spec = _build(SimulationSpec, dict(cfg), "simulator")
+    spec = build_spec(SimulationSpec, dict(cfg), "simulator", ConfigError, _NESTED)
     _validate(spec)
     return spec
 

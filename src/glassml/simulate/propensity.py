@@ -59,24 +59,50 @@ def _neighbor_mean(values: np.ndarray, i: np.ndarray, j: np.ndarray, n: int) -> 
 class Observer:
     """Records the per-particle observables of one run at the output steps."""
 
-    def __init__(self, spec: SimulationSpec, x0: np.ndarray, types: np.ndarray):
-        sigma = np.asarray(spec.potential.sigma, dtype=float)
-        box = spec.box
+    def __init__(
+        self,
+        x0: np.ndarray,
+        types: np.ndarray,
+        box: np.ndarray,
+        sigma: np.ndarray,
+        cage_radius: float,
+        bond_breaking: tuple[float, float],
+        steps: np.ndarray,
+        cage_step: int,
+    ):
+        """x0: unwrapped start; sigma: pair diameters [n_species, n_species]; neighbours
+        within cage_radius * sigma form the cage, bonds break from r_in to r_out * sigma
+        (bond_breaking); steps: output steps; cage_step: the one of the cage positions."""
+        r_in, r_out = bond_breaking
         self.x0 = x0
         self.box = box
         self.n = x0.shape[0]
-        self.cage_i, self.cage_j = neighbor_pairs(x0, types, box, sigma, spec.cage_radius)
-        self.bond_i, self.bond_j = neighbor_pairs(x0, types, box, sigma, spec.bond_breaking.r_in)
-        self.bond_out = spec.bond_breaking.r_out * sigma[types[self.bond_i], types[self.bond_j]]
+        self.cage_i, self.cage_j = neighbor_pairs(x0, types, box, sigma, cage_radius)
+        self.bond_i, self.bond_j = neighbor_pairs(x0, types, box, sigma, r_in)
+        self.bond_out = r_out * sigma[types[self.bond_i], types[self.bond_j]]
         self.n_bonds = np.bincount(self.bond_i, minlength=self.n)
-        steps = spec.output_steps
         self.index = {int(s): k for k, s in enumerate(steps)}
-        self.cage_step = int(steps[np.argmin(np.abs(steps * spec.dt - spec.cage_time))])
+        self.cage_step = int(cage_step)
         n_t = len(steps)
         self.abs_disp = np.zeros((n_t, self.n), np.float32)
         self.cage_disp = np.zeros((n_t, self.n), np.float32)
         self.bond_broken = np.zeros((n_t, self.n), np.float32)
         self.cage_positions = x0.copy()
+
+    @classmethod
+    def for_spec(cls, spec: SimulationSpec, x0: np.ndarray, types: np.ndarray) -> Observer:
+        """The observer of a run of our own simulator (output steps of `spec`)."""
+        steps = spec.output_steps
+        return cls(
+            x0,
+            types,
+            spec.box,
+            np.asarray(spec.potential.sigma, dtype=float),
+            spec.cage_radius,
+            (spec.bond_breaking.r_in, spec.bond_breaking.r_out),
+            steps,
+            int(steps[np.argmin(np.abs(steps * spec.dt - spec.cage_time))]),
+        )
 
     def fresh(self) -> Observer:
         """An observer of another run from the same structure: shares the neighbour pairs,
@@ -118,7 +144,7 @@ def iso_run(
     thermostat = None
     if spec.iso_ensemble == "nvt":
         thermostat = BussiThermostat(spec.T, spec.thermostat.tau, rng)
-    observer = Observer(spec, system.positions, types)
+    observer = Observer.for_spec(spec, system.positions, types)
     steps = spec.output_steps
     system.run(int(steps[-1]), spec.dt, thermostat, record_steps=steps, on_record=observer)
     return observer.result()
@@ -160,7 +186,7 @@ def iso_runs_batched(
     thermostats = None
     if spec.iso_ensemble == "nvt":
         thermostats = [BussiThermostat(spec.T, spec.thermostat.tau, rng) for rng in rngs]
-    first = [Observer(spec, x0, types) for _, x0 in configs]
+    first = [Observer.for_spec(spec, x0, types) for _, x0 in configs]
     observers = [first[c] if r == 0 else first[c].fresh() for c, r in keys]
 
     steps = spec.output_steps

@@ -26,6 +26,7 @@ import yaml
 from tqdm.auto import tqdm
 
 from glassml.io import atomic_save_npz, atomic_write_text
+from glassml.resume import check_same_settings, npz_complete
 from glassml.simulate.config import ConfigError, SimulationSpec, spec_from_config
 from glassml.simulate.fire import fire_minimize
 from glassml.simulate.md import LJSystem, SimulationError
@@ -236,33 +237,20 @@ def assemble(
 
 def is_finished(path: Path) -> bool:
     """A config file that exists and loads with the required keys (else it is redone)."""
-    if not path.exists():
-        return False
-    try:
-        with np.load(path) as f:
-            return all(key in f.files for key in REQUIRED_KEYS)
-    except Exception:  # corrupt or truncated: redo it
-        log.warning("%s is unreadable; it will be recomputed", path)
-        return False
+    return npz_complete(path, REQUIRED_KEYS, redo="recomputed")
 
 
 def check_resumable(spec: SimulationSpec, out: Path) -> None:
     """Refuse to mix data made with different physics in one output directory."""
-    saved = out / SPEC_FILE
-    current = {k: v for k, v in asdict(spec).items() if k not in RESUMABLE_KEYS}
-    if saved.exists():
-        previous = yaml.safe_load(saved.read_text()) or {}
-        previous = {k: v for k, v in previous.items() if k not in RESUMABLE_KEYS}
-        differ = sorted(
-            k for k in set(current) | set(previous) if current.get(k) != previous.get(k)
+
+    def error(differ: list[str]) -> ConfigError:
+        return ConfigError(
+            f"{out} holds data made with a different config (differs in "
+            f"{', '.join('simulator.' + k for k in differ)}); choose another "
+            f"simulator.output_dir or remove that directory"
         )
-        if differ:
-            raise ConfigError(
-                f"{out} holds data made with a different config (differs in "
-                f"{', '.join('simulator.' + k for k in differ)}); choose another "
-                f"simulator.output_dir or remove that directory"
-            )
-    atomic_write_text(saved, yaml.safe_dump(asdict(spec), sort_keys=False))
+
+    check_same_settings(out / SPEC_FILE, asdict(spec), RESUMABLE_KEYS, error)
 
 
 def generate(spec: SimulationSpec, resolved: str = "") -> Path:

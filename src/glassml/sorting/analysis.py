@@ -117,6 +117,32 @@ def resolve_fates(rec: np.ndarray, fate: np.ndarray, other: np.ndarray) -> np.nd
     return final
 
 
+def lineage_birth_time(
+    rec: np.ndarray,
+    birth_time: np.ndarray,
+    death_time: np.ndarray,
+    fate: np.ndarray,
+    other: np.ndarray,
+) -> np.ndarray:
+    """Birth time of each domain counted as the papers' group counts it: a domain keeps the
+    earliest birth time of everything that merged into it (transitively).
+
+    A domain that merged away dies before the domain that absorbed it, so walking the
+    merges in order of death time passes each lineage's earliest birth forward.
+    """
+    order = np.argsort(rec)
+    srec = rec[order]
+    earliest = birth_time.astype(float).copy()
+    merged = np.flatnonzero(fate == MERGED)
+    merged = merged[np.argsort(death_time[merged], kind="stable")]
+    pos = np.searchsorted(srec, other[merged])
+    for row, k in zip(merged, pos, strict=True):
+        if k < len(srec) and srec[k] == other[row]:
+            target = order[k]
+            earliest[target] = min(earliest[target], earliest[row])
+    return earliest
+
+
 @dataclass
 class Committor:
     """P(extraction | the domain reached size n), with binomial errors and a sigmoid fit."""

@@ -16,6 +16,11 @@ RULES = {"gn": K.RULE_GN, "metropolis": K.RULE_METROPOLIS}
 CRITERIA = {"size": K.CRIT_SIZE, "square": K.CRIT_SQUARE, "none": K.CRIT_SIZE}
 INITS = ("empty", "random", "slab")
 ANIMATIONS = ("none", "gif", "mp4")
+# How k_D is attached to a molecule: "molecule" = k_D is a free molecule's total hop rate
+# (k_D/4 * g**n per empty neighbour, this project's original convention); "neighbour" = k_D
+# per empty neighbour (k_D * g**n, the rate in the papers' simulation code). Same physics
+# when phi_neighbour = 4 * phi_molecule, with times shorter by 4 in the neighbour units.
+HOP_RATE_PER = {"molecule": 1.0, "neighbour": 4.0}
 
 # keys that change how a run is executed or stored, not what it simulates
 RUN_KEYS = {"output_dir", "progress", "checkpoint_every", "buffer", "_target_", "name"}
@@ -33,6 +38,7 @@ class SortingParams:
     phi: float = 1e-4
     g: float = 0.1
     k_D: float = 1.0
+    hop_rate_per: str = "molecule"
     rule: str = "gn"
     M: int = 50
     extraction: str = "size"
@@ -46,6 +52,7 @@ class SortingParams:
     seed: int = 0
     snapshots: int = 40
     snapshot_start: float = 0.5
+    track_every: float | None = None
     animation: str = "none"
     animation_frames: int = 60
     output_dir: str | None = None
@@ -67,6 +74,34 @@ class SortingParams:
         return self.phi * self.k_D
 
     @property
+    def k_hop(self) -> float:
+        """Total hop rate of a free molecule (four empty neighbours, n = 0), the kernel's k_D."""
+        return self.k_D * HOP_RATE_PER[self.hop_rate_per]
+
+    @property
+    def phi_molecule(self) -> float:
+        """phi in the per-molecule convention: k_I over a free molecule's total hop rate."""
+        return self.k_I / self.k_hop
+
+    @property
+    def phi_neighbour(self) -> float:
+        """phi in the per-neighbour convention (the papers' code): k_I over k_D g**0 per
+        empty neighbour; always 4 * phi_molecule."""
+        return 4.0 * self.k_I / self.k_hop
+
+    def conventions(self) -> dict[str, Any]:
+        """phi in both conventions, and the time unit each one measures time in."""
+        return {
+            "hop_rate_per": self.hop_rate_per,
+            "phi_molecule": self.phi_molecule,
+            "phi_neighbour": self.phi_neighbour,
+            "time_unit": f"1/k_D (k_D per {self.hop_rate_per})",
+            # multiply a time of this run by these to express it in the other units
+            "time_to_molecule_units": self.k_hop,
+            "time_to_neighbour_units": self.k_hop / 4.0,
+        }
+
+    @property
     def M_eff(self) -> int:
         """Extraction size; 'none' disables extraction with an unreachable size."""
         return self.nx * self.ny + 1 if self.extraction == "none" else self.M
@@ -74,7 +109,7 @@ class SortingParams:
     def kernel_params(self) -> tuple[np.ndarray, np.ndarray]:
         par = np.zeros(K.NPAR)
         par[K.P_KI] = self.k_I
-        par[K.P_KD] = self.k_D
+        par[K.P_KD] = self.k_hop  # the kernel takes the free molecule's total hop rate
         par[K.P_G] = self.g
         par[K.P_KE] = self.extraction_rate or 0.0
         ipar = np.zeros(K.NIPAR, dtype=np.int64)
@@ -89,7 +124,13 @@ class SortingParams:
 
     def physics(self) -> dict[str, Any]:
         """The values that determine the simulated trajectory (hashed for resuming)."""
-        return {k: v for k, v in asdict(self).items() if k not in RUN_KEYS}
+        out = {k: v for k, v in asdict(self).items() if k not in RUN_KEYS}
+        # keys at their original values are left out, so earlier runs keep their digests
+        if out["hop_rate_per"] == "molecule":
+            del out["hop_rate_per"]
+        if out["track_every"] is None:
+            del out["track_every"]
+        return out
 
     def digest(self) -> str:
         blob = json.dumps(self.physics(), sort_keys=True, default=str).encode()
@@ -106,6 +147,8 @@ class SortingParams:
             bad("k_D", "expected a positive finite hopping rate")
         if self.phi < 0 or not np.isfinite(self.phi):
             bad("phi", "expected phi = k_I/k_D >= 0 (0 switches insertion off)")
+        if self.hop_rate_per not in HOP_RATE_PER:
+            bad("hop_rate_per", f"expected one of {sorted(HOP_RATE_PER)}")
         if self.rule not in RULES:
             bad("rule", f"expected one of {sorted(RULES)}")
         if self.extraction not in CRITERIA:
@@ -147,6 +190,10 @@ class SortingParams:
             bad("n_samples", "expected at least 10 samples")
         if self.snapshots < 0:
             bad("snapshots", "expected >= 0")
+        if self.track_every is not None and not (
+            np.isfinite(self.track_every) and self.track_every > 0
+        ):
+            bad("track_every", "expected null (no tracks) or a positive frame interval")
         if not 0.0 <= self.snapshot_start < 1.0:
             bad("snapshot_start", "expected a fraction of t_end in [0, 1)")
         if self.animation not in ANIMATIONS:
@@ -198,8 +245,9 @@ class SortingParams:
             "t_end",
             "snapshot_start",
             "checkpoint_every",
+            "track_every",
         ):
-            if key in data:
+            if key in data and not (key == "track_every" and data[key] is None):
                 try:
                     data[key] = float(data[key])
                 except (TypeError, ValueError) as err:

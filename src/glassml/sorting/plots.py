@@ -89,7 +89,9 @@ def run_plots(
     for ax in axs:
         ax.axvline(t0, color="k", ls=":", lw=1)
     axs[0].set_title(
-        f"phi={p.phi:g}, g={p.g:g}, M={p.M}, L={p.L}  (dotted: end of transient)", fontsize=9
+        f"phi={p.phi_molecule:g} per molecule ({p.phi_neighbour:g} per neighbour), g={p.g:g}, "
+        f"M={p.M}, L={p.L}  (dotted: end of transient)",
+        fontsize=9,
     )
     save_fig(fig, out / "timeseries.png")
 
@@ -103,7 +105,11 @@ def run_plots(
     ax.axhline(0.5, color="0.7", lw=0.8)
     ax.set_xlabel("domain size n")
     ax.set_ylabel("P(extracted | reached n)")
-    ax.set_title(f"committor  phi={p.phi:g}, g={p.g:g}", fontsize=9)
+    ax.set_title(
+        f"committor  phi={p.phi_molecule:g} per molecule ({p.phi_neighbour:g} per neighbour), "
+        f"g={p.g:g}",
+        fontsize=9,
+    )
     ax.legend(fontsize=8)
     save_fig(fig, out / "committor.png")
 
@@ -119,6 +125,19 @@ def run_plots(
         life = dom["lifetime"][m]
         bins = np.logspace(np.log10(max(life.min(), 1e-3)), np.log10(life.max() + 1e-9), 40)
         axs[0].hist(life, bins=bins, alpha=0.6, color=col, label=f"{name}: {m.sum()}")
+        if "lineage_lifetime" in dom:
+            lin = dom["lineage_lifetime"][m & (dom["lineage_birth_time"] >= t0)]
+            if len(lin) < 2:
+                continue
+            bins = np.logspace(np.log10(max(lin.min(), 1e-3)), np.log10(lin.max() + 1e-9), 40)
+            axs[0].hist(
+                lin,
+                bins=bins,
+                histtype="step",
+                color=col,
+                ls="--",
+                label=f"{name}, from the earliest birth in its merges",
+            )
         axs[1].hist(
             dom["max_size"][m],
             bins=np.arange(0.5, dom["max_size"][m].max() + 1.5),

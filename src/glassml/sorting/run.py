@@ -22,7 +22,12 @@ from tqdm.auto import tqdm
 from glassml.io import atomic_save_npz, atomic_write_text
 from glassml.simulate.config import ConfigError
 from glassml.sorting import kernel as K
-from glassml.sorting.analysis import committor, resolve_fates, stationary_mean
+from glassml.sorting.analysis import (
+    committor,
+    lineage_birth_time,
+    resolve_fates,
+    stationary_mean,
+)
 from glassml.sorting.onsager import G_C, cnt_critical_size, coexisting_densities, line_tension
 from glassml.sorting.params import SortingParams
 from glassml.sorting.tracking import log_run
@@ -60,6 +65,8 @@ class Recorder:
         self.snap_t: list[float] = []
         self.snap_occ: list[np.ndarray] = []
         self.snap_rec: list[np.ndarray] = []
+        self.n_frames = 0  # frames of the domain tracks taken
+        self.tracks: list[np.ndarray] = []  # rows domain id, t, size
 
     def drain(self, st: K.SortState) -> None:
         """Move the kernel's event buffers into Python lists."""
@@ -102,6 +109,14 @@ class Recorder:
         self.snap_occ.append(np.packbits(st.occ.astype(bool)))
         self.snap_rec.append(K.site_records(st).astype(np.int64))
 
+    def frame(self, st: K.SortState) -> None:
+        """One frame of the domain tracks: the size of every live domain now."""
+        rec = K.site_records(st)
+        ids, sizes = np.unique(rec[rec >= 0], return_counts=True)
+        t = float(st.sf[K.F_T])
+        self.tracks.append(np.column_stack([ids, np.full(len(ids), t), sizes]).astype(float))
+        self.n_frames += 1
+
     # ------------------------------------------------------------------ persistence
     def to_arrays(self) -> dict[str, np.ndarray]:
         out = {f"series_{k}": v for k, v in self.series.items()}
@@ -115,6 +130,8 @@ class Recorder:
         out["snap_t"] = np.array(self.snap_t)
         out["snap_occ"] = np.array(self.snap_occ) if self.snap_occ else np.zeros((0, 0), np.uint8)
         out["snap_rec"] = np.array(self.snap_rec) if self.snap_rec else np.zeros((0, 0), np.int64)
+        out["n_frames"] = np.array(self.n_frames)
+        out["tracks"] = np.concatenate(self.tracks) if self.tracks else np.zeros((0, 3))
         return out
 
     def from_arrays(self, a: dict[str, np.ndarray]) -> None:
@@ -128,6 +145,8 @@ class Recorder:
         self.snap_t = list(a["snap_t"])
         self.snap_occ = list(a["snap_occ"])
         self.snap_rec = list(a["snap_rec"])
+        self.n_frames = int(a["n_frames"]) if "n_frames" in a else 0
+        self.tracks = [a["tracks"]] if "tracks" in a and len(a["tracks"]) else []
 
 
 def _save_checkpoint(path: Path, st: K.SortState, rec: Recorder, digest: str) -> None:
@@ -212,13 +231,26 @@ def simulate(
         leave=False,
     )
     dead = False
+    frame_times = np.zeros(0)
+    if p.track_every is not None:
+        t_first = p.snapshot_start * p.t_end
+        frame_times = t_first + p.track_every * np.arange(
+            int(np.floor((p.t_end - t_first) / p.track_every)) + 1
+        )
     while rec.k < p.n_samples:
         t_next = times[rec.k]
-        # snapshots falling before the next sample
-        while len(rec.snap_t) < n_snap and snap_times[len(rec.snap_t)] <= t_next:
-            ts = snap_times[len(rec.snap_t)]
+        # snapshots and track frames falling before the next sample, in time order
+        while True:
+            ts_snap = snap_times[len(rec.snap_t)] if len(rec.snap_t) < n_snap else np.inf
+            ts_frame = frame_times[rec.n_frames] if rec.n_frames < len(frame_times) else np.inf
+            ts = min(ts_snap, ts_frame)
+            if ts > t_next:
+                break
             _advance(st, par, ipar, ts, rec)
-            rec.snapshot(st)
+            if ts_snap <= ts_frame:
+                rec.snapshot(st)
+            else:
+                rec.frame(st)
         rc = _advance(st, par, ipar, t_next, rec)
         dead = dead or rc == K.RC_DEAD
         rec.sample(st)
@@ -254,11 +286,17 @@ def _domains_table(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     order = np.argsort(di[:, K.D_REC], kind="stable")
     di, df = di[order], df[order]
     final = resolve_fates(di[:, K.D_REC], di[:, K.D_FATE], di[:, K.D_OTHER])
+    lineage = lineage_birth_time(
+        di[:, K.D_REC], df[:, 0], df[:, 1], di[:, K.D_FATE], di[:, K.D_OTHER]
+    )
     return {
         "id": di[:, K.D_REC],
         "birth_time": df[:, 0],
         "death_time": df[:, 1],
         "lifetime": df[:, 1] - df[:, 0],
+        # the earliest birth among the domains that merged into this one (the group's count)
+        "lineage_birth_time": lineage,
+        "lineage_lifetime": df[:, 1] - lineage,
         "birth_size": di[:, K.D_BN],
         "max_size": di[:, K.D_MAX],
         "fate": di[:, K.D_FATE],
@@ -354,14 +392,14 @@ def _finish(
     unprod = own == K.DISSOLVED
     after = dom["birth_time"] >= t0
 
-    def describe(mask: np.ndarray) -> dict[str, float]:
-        m = mask & after
+    def describe(mask: np.ndarray, life: str = "lifetime") -> dict[str, float]:
+        m = mask & (dom["lineage_birth_time" if life != "lifetime" else "birth_time"] >= t0)
         if not m.any():
             return {"count": 0}
         return {
             "count": int(m.sum()),
-            "lifetime_mean": float(dom["lifetime"][m].mean()),
-            "lifetime_median": float(np.median(dom["lifetime"][m])),
+            "lifetime_mean": float(dom[life][m].mean()),
+            "lifetime_median": float(np.median(dom[life][m])),
             "max_size_mean": float(dom["max_size"][m].mean()),
             "max_size_median": float(np.median(dom["max_size"][m])),
         }
@@ -391,6 +429,7 @@ def _finish(
     summary: dict[str, Any] = {
         "digest": digest,
         "params": p.physics(),
+        "conventions": p.conventions(),
         "config": config,
         "seed": p.seed,
         "g_c": G_C,
@@ -409,6 +448,12 @@ def _finish(
             "by_own_fate": {FATE_NAMES[f]: int((own == f).sum()) for f in FATE_NAMES},
             "productive": describe(prod),
             "unproductive": describe(unprod),
+            # lifetimes from the earliest birth kept through merges (the group's count);
+            # merged-away domains are part of their absorber's lineage, not counted apart
+            "lineage": {
+                "productive": describe(prod, "lineage_lifetime"),
+                "unproductive": describe(unprod, "lineage_lifetime"),
+            },
         },
         "committor": comm.as_dict(),
         "cnt": cnt,
@@ -457,6 +502,15 @@ def _finish(
             shape=np.array([p.ny, p.nx]),
             **meta,
         )
+    if p.track_every is not None:
+        tr = a["tracks"]
+        atomic_save_npz(
+            out / "domain_tracks.npz",
+            domain=tr[:, 0].astype(np.int64),
+            t=tr[:, 1],
+            size=tr[:, 2].astype(np.int64),
+            **meta,
+        )
     plots.run_plots(out, p, series, dom, comm, t0, a)
     atomic_write_text(out / "summary.json", json.dumps(summary, indent=2, default=_jsonable))
     return summary
@@ -488,9 +542,13 @@ def run_sorting(cfg: DictConfig) -> dict[str, Any]:
     summary = simulate(p, out, config=config)
     log_run(summary, Path(out), cfg.get("tracking") or {})
     st = summary["stationary"]
+    conv = summary.get("conventions") or p.conventions()  # older summaries lack it
     log.info(
-        "%s: density %.4f +- %.4f, domains %.1f +- %.1f, residence %s, n_c %.1f",
+        "%s: phi %.3g per molecule = %.3g per neighbour; density %.4f +- %.4f, domains "
+        "%.1f +- %.1f, residence %s, n_c %.1f",
         out,
+        conv["phi_molecule"],
+        conv["phi_neighbour"],
         st["density"]["mean"],
         st["density"]["err"],
         st["n_domains"]["mean"],

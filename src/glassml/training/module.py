@@ -17,6 +17,7 @@ from torch import nn
 from torch_geometric.data import Batch
 
 from glassml.data.datamodule import DataInfo
+from glassml.training.glass_mlp_loss import coarse_grained_mse
 from glassml.training.metrics import SpeciesPearson
 from glassml.training.optim import optimizer_config
 
@@ -26,45 +27,6 @@ LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mse": nn.functional.mse_loss,
     "mae": nn.functional.l1_loss,  # GlassMLP
 }
-
-
-def spatial_correlation_loss(preds: torch.Tensor, batch: Batch, mask: torch.Tensor) -> torch.Tensor:
-    """|Var(smoothed prediction) - Var(smoothed target)|, per configuration and time, averaged.
-
-    The GlassMLP idea: a per-particle loss alone under-predicts spatial correlations of
-    the propensity. Smoothing each field over a particle's graph neighbours (the
-    `mask`ed ones, itself included) and matching the
-    variance of the smoothed fields matches the correlation function integrated up to the
-    graph cut-off.
-    """
-    src, dst = batch.edge_index
-    n = preds.shape[0]
-    m = mask.to(preds.dtype)
-    w = m[src] * (src != dst).to(preds.dtype)  # the particle itself is added once below
-    count = torch.zeros(n, dtype=preds.dtype, device=preds.device).index_add(0, dst, w) + m
-    count = count.clamp_min(1.0).unsqueeze(1)
-
-    def smooth(v: torch.Tensor) -> torch.Tensor:
-        acc = torch.zeros_like(v).index_add(0, dst, v[src] * w.unsqueeze(1))
-        return (acc + v * m.unsqueeze(1)) / count
-
-    graph = batch.batch[mask]
-    n_graphs = int(batch.num_graphs)
-    ones = torch.ones(graph.shape[0], 1, dtype=preds.dtype, device=preds.device)
-    size = torch.zeros(n_graphs, 1, dtype=preds.dtype, device=preds.device).index_add(
-        0, graph, ones
-    )
-    size = size.clamp_min(1.0)
-
-    def variance(v: torch.Tensor) -> torch.Tensor:
-        mean = torch.zeros(n_graphs, v.shape[1], dtype=v.dtype, device=v.device)
-        mean = mean.index_add(0, graph, v) / size
-        dev = (v - mean[graph]) ** 2
-        return torch.zeros_like(mean).index_add(0, graph, dev) / size
-
-    var_p = variance(smooth(preds)[mask])
-    var_y = variance(smooth(batch.y)[mask])
-    return (var_p - var_y).abs().mean()
 
 
 class PropensityModule(pl.LightningModule):
@@ -87,6 +49,7 @@ class PropensityModule(pl.LightningModule):
         scheduler_monitor: str = "val/loss",
         loss: str = "mse",
         spatial_weight: float = 0.0,
+        spatial_length: float = 2.0,
     ) -> None:
         super().__init__()
         if loss not in LOSSES:
@@ -94,7 +57,10 @@ class PropensityModule(pl.LightningModule):
         if spatial_weight < 0:
             raise ValueError(f"model.spatial_weight={spatial_weight}: must be >= 0")
         self.loss_name = loss
+        if spatial_weight > 0 and not spatial_length > 0:
+            raise ValueError(f"model.spatial_length={spatial_length}: must be > 0")
         self.spatial_weight = float(spatial_weight)
+        self.spatial_length = float(spatial_length)
         info = data_info if isinstance(data_info, DataInfo) else DataInfo.from_dict(data_info)
         self.info = info
         if isinstance(net, nn.Module):
@@ -135,7 +101,9 @@ class PropensityModule(pl.LightningModule):
         mask = torch.isin(batch.species, self.train_species)
         loss = LOSSES[self.loss_name](preds[mask], batch.y[mask])
         if self.spatial_weight > 0:
-            loss = loss + self.spatial_weight * spatial_correlation_loss(preds, batch, mask)
+            loss = loss + self.spatial_weight * coarse_grained_mse(
+                preds, batch, mask, self.spatial_length
+            )
         return loss
 
     def on_fit_start(self) -> None:

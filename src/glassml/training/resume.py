@@ -20,6 +20,8 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from glassml.training.checkpoint import load_checkpoint_file
+
 log = logging.getLogger(__name__)
 
 RESUME_KEY = "glassml_resume"
@@ -113,9 +115,9 @@ def resolve_checkpoint(ckpt_path: str | None, checkpoint_dirs: Iterable[str | No
     return None
 
 
-def read_resume_state(path: str | None) -> dict[str, Any]:
-    """The glassml resume entry of a checkpoint file ({} when absent or no file)."""
+def read_resume_state(path: str | None, trust: bool = False) -> dict[str, Any]:
+    """The glassml resume entry of a checkpoint file ({} when absent or no file); read with
+    the weights-only loader unless `trust` (training/checkpoint.py)."""
     if not path or not Path(path).is_file():
         return {}
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    return ckpt.get(RESUME_KEY) or {}
+    return load_checkpoint_file(path, trust=trust).get(RESUME_KEY) or {}

@@ -80,6 +80,7 @@ class GlassWandbLogger(WandbLogger):
         tags: Any = None,
         resume_from: str | None = None,
         checkpoint_dir: str | None = None,
+        trust_checkpoint: bool = False,
         log_best_checkpoint: bool = True,
         log_dataset: bool = True,
         **kwargs: Any,
@@ -87,7 +88,7 @@ class GlassWandbLogger(WandbLogger):
         self.log_best_checkpoint = bool(log_best_checkpoint)
         self.log_dataset = bool(log_dataset)
         ckpt = resolve_checkpoint(resume_from, [checkpoint_dir]) if resume_from else None
-        run_id = read_resume_state(ckpt).get("wandb_run_id")
+        run_id = read_resume_state(ckpt, trust=bool(trust_checkpoint)).get("wandb_run_id")
         if run_id:
             log.info("resuming W&B run %s from %s", run_id, ckpt)
             kwargs.update(id=run_id, resume="allow")

@@ -19,6 +19,7 @@ from glassml.data.datamodule import GlassDataModule
 from glassml.evaluation.baselines import local_density_baseline
 from glassml.evaluation.report import format_table, report_dict, scores_from_logged, write_json
 from glassml.models.bapst import count_parameters
+from glassml.training.checkpoint import load_checkpoint_file, register_safe_globals
 from glassml.training.config import save_resolved_config, to_container
 from glassml.training.module import PropensityModule
 from glassml.training.pruning import missing_metric
@@ -135,7 +136,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         if cfg.get("train", True):
             dirs = [cb.dirpath for cb in trainer.checkpoint_callbacks]
             ckpt_path = resolve_checkpoint(cfg.get("ckpt_path"), dirs)
-            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+            trust = bool(cfg.get("trust_checkpoint", False))
+            if ckpt_path is not None:  # refuses, naming the types, what could run code
+                load_checkpoint_file(ckpt_path, trust=trust)
+            register_safe_globals()
+            trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path, weights_only=not trust)
         metrics: dict[str, Any] = {k: float(v) for k, v in trainer.callback_metrics.items()}
         objective = None
         if cfg.get("train", True) and not trainer.fast_dev_run:
@@ -147,7 +152,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 log.info("testing the best checkpoint %s", best)
             else:
                 log.info("no best checkpoint (e.g. fast_dev_run): testing the current weights")
-            trainer.test(module, datamodule=datamodule, ckpt_path=best, verbose=False)
+            register_safe_globals()
+            trainer.test(
+                module, datamodule=datamodule, ckpt_path=best, verbose=False, weights_only=True
+            )
             metrics.update({k: float(v) for k, v in trainer.callback_metrics.items()})
             custom_report = getattr(module, "test_report", None)  # tasks other than propensity
             if custom_report is not None:

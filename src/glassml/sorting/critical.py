@@ -1,0 +1,372 @@
+"""glassml-sorting-critical: the critical size of sorting domains from tracked domains.
+
+Floris et al. (arXiv:2205.03337) propose an operational critical size that can be
+measured on tracked domains (e.g. clathrin-coated pits followed by fluorescence).
+Their full text was not available to us, so both estimates here follow the
+definitions given with this tool:
+
+* committor: among the tracks that pass through size n (first observed size <= n <=
+  largest observed size), the fraction that ends productive; the critical size is
+  where it crosses 1/2 (linear interpolation between thresholds). This is the
+  same estimator as the run analysis's committor on the domains' records.
+* max-size threshold: the threshold s on a track's largest observed size that best
+  separates the fates with the rule "productive iff max size >= s", scored by
+  Youden's J = (true-positive rate) - (false-positive rate), i.e. both classes weighted
+  equally; ties go to the smallest s. The threshold with the fewest misclassified
+  tracks (classes weighted by their counts) is given beside it.
+
+Errors are bootstrap percentiles (16th, 84th) over tracks. Sizes may be molecule
+counts or intensities in arbitrary units. Input: a CSV with columns ``track_id, t,
+size, fate`` (fate productive | unproductive, the same on every row of a track),
+rows of a track in increasing t, at least two rows per track.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from glassml.io import atomic_path, atomic_write_text  # noqa: E402
+from glassml.sorting import kernel as K  # noqa: E402
+from glassml.sorting.plots import save_fig  # noqa: E402
+
+COLUMNS = ("track_id", "t", "size", "fate")
+FATES = {"productive": True, "unproductive": False}
+
+
+class TrackError(ValueError):
+    """A tracks file that cannot be analysed, with the file and the reason."""
+
+
+@dataclass
+class Tracks:
+    """One entry per track: id, first and largest observed size, fate (True: productive);
+    ``sizes`` holds every size observed in any track (the thresholds worth scanning)."""
+
+    ids: np.ndarray
+    first: np.ndarray
+    largest: np.ndarray
+    productive: np.ndarray
+    sizes: np.ndarray
+
+
+def read_tracks(path: str | Path) -> Tracks:
+    """Read and check a tracks CSV; every problem is reported with the file and the tracks."""
+    path = Path(path)
+    if not path.is_file():
+        raise TrackError(f"{path}: no such file")
+    with path.open(newline="") as fh:
+        reader = csv.DictReader(fh)
+        header = [h.strip() for h in (reader.fieldnames or [])]
+        missing = [c for c in COLUMNS if c not in header]
+        if missing:
+            raise TrackError(
+                f"{path}: missing column(s) {missing}; expected columns {list(COLUMNS)} "
+                f"(found {header})"
+            )
+        rows = [{k.strip(): v for k, v in r.items() if k is not None} for r in reader]
+    if not rows:
+        raise TrackError(f"{path}: no rows")
+    by_track: dict[str, list[tuple[float, float, str]]] = {}
+    for line, r in enumerate(rows, start=2):
+        try:
+            t, size = float(r["t"]), float(r["size"])
+        except (TypeError, ValueError) as err:
+            raise TrackError(f"{path}, line {line}: t and size must be numbers") from err
+        if not (np.isfinite(t) and np.isfinite(size)):
+            raise TrackError(f"{path}, line {line}: t and size must be finite (got {t}, {size})")
+        fate = (r["fate"] or "").strip().lower()
+        if fate not in FATES:
+            raise TrackError(
+                f"{path}, line {line}: fate {r['fate']!r}; expected one of {sorted(FATES)}"
+            )
+        by_track.setdefault(r["track_id"].strip(), []).append((t, size, fate))
+    unsorted = [
+        k for k, v in by_track.items() if any(b[0] <= a[0] for a, b in zip(v, v[1:], strict=False))
+    ]
+    if unsorted:
+        raise TrackError(
+            f"{path}: rows of {len(unsorted)} track(s) are not in strictly increasing t "
+            f"(first: {unsorted[:5]}); sort each track by time"
+        )
+    short = [k for k, v in by_track.items() if len(v) < 2]
+    if short:
+        raise TrackError(
+            f"{path}: {len(short)} track(s) have a single point (first: {short[:5]}); a track "
+            "needs at least two frames"
+        )
+    mixed = [k for k, v in by_track.items() if len({f for _, _, f in v}) > 1]
+    if mixed:
+        raise TrackError(
+            f"{path}: the fate changes within {len(mixed)} track(s) (first: {mixed[:5]}); give "
+            "each track one fate"
+        )
+    ids = np.array(list(by_track))
+    sizes = [np.array([s for _, s, _ in v]) for v in by_track.values()]
+    prod = np.array([FATES[v[0][2]] for v in by_track.values()])
+    if prod.all() or not prod.any():
+        raise TrackError(f"{path}: all tracks have the same fate; need both classes")
+    return Tracks(
+        ids=ids,
+        first=np.array([s[0] for s in sizes]),
+        largest=np.array([s.max() for s in sizes]),
+        productive=prod,
+        sizes=np.unique(np.concatenate(sizes)),
+    )
+
+
+def thresholds(tr: Tracks, max_points: int = 400) -> np.ndarray:
+    """Size thresholds to scan: every observed size (all integers visited, for molecule
+    counts), thinned to quantiles when there are more than ``max_points`` of them."""
+    values = tr.sizes
+    if len(values) <= max_points:
+        return values
+    return np.unique(np.quantile(values, np.linspace(0, 1, max_points)))
+
+
+def committor_curve(tr: Tracks, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """P(productive | the track passed through n) and the number of such tracks, for n in grid."""
+    through = (tr.first[None, :] <= grid[:, None]) & (tr.largest[None, :] >= grid[:, None])
+    count = through.sum(axis=1)
+    hits = (through & tr.productive[None, :]).sum(axis=1)
+    p = np.where(count > 0, hits / np.maximum(count, 1), np.nan)
+    return p, count
+
+
+def crossing(grid: np.ndarray, p: np.ndarray, level: float = 0.5) -> float:
+    """First upward crossing of ``level`` (linear interpolation); nan if there is none."""
+    ok = np.isfinite(p)
+    x, y = grid[ok], p[ok]
+    above = np.flatnonzero(y >= level)
+    if not len(above) or above[0] == 0:
+        return float("nan") if not len(above) else float(x[0])
+    k = above[0]
+    return float(x[k - 1] + (level - y[k - 1]) / (y[k] - y[k - 1]) * (x[k] - x[k - 1]))
+
+
+def youden_threshold(tr: Tracks, grid: np.ndarray) -> tuple[float, float]:
+    """The max-size threshold with the largest TPR - FPR (smallest one on ties), and J there."""
+    call = tr.largest[None, :] >= grid[:, None]
+    tpr = call[:, tr.productive].mean(axis=1)
+    fpr = call[:, ~tr.productive].mean(axis=1)
+    j = tpr - fpr
+    k = int(np.argmax(j))
+    return float(grid[k]), float(j[k])
+
+
+def min_error_threshold(tr: Tracks, grid: np.ndarray) -> float:
+    """The max-size threshold that misclassifies the fewest tracks (smallest one on ties)."""
+    call = tr.largest[None, :] >= grid[:, None]
+    wrong = call[:, ~tr.productive].sum(axis=1) + (~call[:, tr.productive]).sum(axis=1)
+    return float(grid[int(np.argmin(wrong))])
+
+
+def _estimates(tr: Tracks, grid: np.ndarray) -> tuple[float, float, float, float]:
+    p, _ = committor_curve(tr, grid)
+    s_max, j = youden_threshold(tr, grid)
+    return crossing(grid, p), s_max, j, min_error_threshold(tr, grid)
+
+
+def critical_size(tr: Tracks, n_boot: int = 500, seed: int = 0) -> dict[str, Any]:
+    """Both estimates with bootstrap intervals over tracks."""
+    grid = thresholds(tr)
+    p, count = committor_curve(tr, grid)
+    n_c, s_star, j, s_err = _estimates(tr, grid)
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        i = rng.integers(0, len(tr.ids), len(tr.ids))
+        sub = Tracks(tr.ids[i], tr.first[i], tr.largest[i], tr.productive[i], tr.sizes)
+        if sub.productive.all() or not sub.productive.any():
+            continue
+        boots.append(_estimates(sub, grid))
+    b = np.array(boots) if boots else np.full((1, 4), np.nan)
+
+    def interval(col: int) -> list[float]:
+        x = b[:, col][np.isfinite(b[:, col])]
+        return np.percentile(x, [16, 84]).tolist() if len(x) else [float("nan")] * 2
+
+    return {
+        "tracks": int(len(tr.ids)),
+        "productive": int(tr.productive.sum()),
+        "unproductive": int((~tr.productive).sum()),
+        "committor_critical_size": n_c,
+        "committor_critical_size_interval": interval(0),
+        "max_size_threshold": s_star,
+        "max_size_threshold_interval": interval(1),
+        "max_size_threshold_youden_j": j,
+        "max_size_threshold_min_error": s_err,
+        "max_size_threshold_min_error_interval": interval(3),
+        "n_boot": len(boots),
+        "thresholds": grid.tolist(),
+        "committor": [None if not np.isfinite(x) else float(x) for x in p],
+        "committor_count": count.tolist(),
+    }
+
+
+def plot(tr: Tracks, res: dict[str, Any], path: Path, title: str = "") -> None:
+    """Committor against size, and the largest sizes of the two classes with the threshold."""
+    grid = np.array(res["thresholds"])
+    p = np.array([np.nan if x is None else x for x in res["committor"]])
+    count = np.array(res["committor_count"])
+    fig, axs = plt.subplots(1, 2, figsize=(11, 4))
+    err = np.sqrt(np.clip(p * (1 - p), 1e-12, None) / np.maximum(count, 1))
+    axs[0].errorbar(grid, p, yerr=err, fmt="o", ms=3)
+    axs[0].axhline(0.5, color="0.7", lw=0.8)
+    lo, hi = res["committor_critical_size_interval"]
+    if np.isfinite(res["committor_critical_size"]):
+        axs[0].axvline(res["committor_critical_size"], color="k", ls=":")
+        axs[0].axvspan(lo, hi, alpha=0.15)
+    axs[0].set_xlabel("size")
+    axs[0].set_ylabel("P(productive | passed through size)")
+    axs[0].set_title(f"committor: {res['committor_critical_size']:.3g} [{lo:.3g}, {hi:.3g}]")
+    bins = np.linspace(tr.largest.min(), tr.largest.max(), 40)
+    for mask, name, col in (
+        (tr.productive, "productive", "tab:red"),
+        (~tr.productive, "unproductive", "tab:blue"),
+    ):
+        axs[1].hist(
+            tr.largest[mask], bins=bins, alpha=0.6, color=col, label=f"{name}: {mask.sum()}"
+        )
+    lo, hi = res["max_size_threshold_interval"]
+    axs[1].axvline(res["max_size_threshold"], color="k", ls=":")
+    axs[1].axvspan(lo, hi, alpha=0.15)
+    axs[1].axvline(
+        res["max_size_threshold_min_error"],
+        color="k",
+        ls="--",
+        lw=1,
+        label=f"fewest misclassified: {res['max_size_threshold_min_error']:.3g}",
+    )
+    axs[1].set_yscale("log")
+    axs[1].set_xlabel("largest observed size of the track")
+    axs[1].set_title(
+        f"max-size threshold (Youden): {res['max_size_threshold']:.3g} [{lo:.3g}, {hi:.3g}]"
+    )
+    axs[1].legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    save_fig(fig, path)
+
+
+# ----------------------------------------------------------------------------- export
+
+
+def export_tracks(run_dir: str | Path, csv_path: str | Path, drop_merged: bool = False) -> int:
+    """Write the domain tracks of one of our runs (``simulator.track_every``) as a tracks CSV.
+
+    Fates are the domains' final fates, as in the run's own committor: a domain that merged
+    into one later extracted is productive. ``drop_merged`` leaves out the domains that
+    ended by merging (they live on in the lineage of the domain that absorbed them), so
+    productive = extracted and unproductive = dissolved by their own fate. Domains still
+    alive at the end are left out (their fate is unknown). Returns the number of tracks.
+    """
+    run_dir = Path(run_dir)
+    path = run_dir / "domain_tracks.npz"
+    if not path.exists():
+        raise TrackError(
+            f"{path}: no domain tracks in this run; run it with simulator.track_every=<dt>"
+        )
+    with np.load(path) as z:
+        dom_id, t, size = z["domain"], z["t"], z["size"]
+    with np.load(run_dir / "domains.npz") as z:
+        ids, final, own = z["id"], z["final_fate"], z["fate"]
+    pos = np.clip(np.searchsorted(ids, dom_id), 0, max(len(ids) - 1, 0))
+    known = (len(ids) > 0) & (ids[pos] == dom_id)
+    fate = np.where(known, final[pos], K.ALIVE)
+    if drop_merged:
+        fate = np.where(known & (own[pos] == K.MERGED), K.ALIVE, fate)
+    keep = (fate == K.EXTRACTED) | (fate == K.DISSOLVED)
+    order = np.lexsort((t[keep], dom_id[keep]))
+    d, tt, ss, ff = dom_id[keep][order], t[keep][order], size[keep][order], fate[keep][order]
+    counts = np.bincount(np.unique(d, return_inverse=True)[1]) if len(d) else np.zeros(0, int)
+    multi = np.repeat(counts >= 2, counts)  # single-frame tracks cannot be tracks
+    with atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(COLUMNS)
+        for a, b, c, f in zip(d[multi], tt[multi], ss[multi], ff[multi], strict=True):
+            w.writerow(
+                [
+                    int(a),
+                    repr(float(b)),
+                    int(c),
+                    "productive" if f == K.EXTRACTED else "unproductive",
+                ]
+            )
+    return int((counts >= 2).sum())
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("tracks", type=Path, help="tracks CSV (track_id, t, size, fate)")
+    ap.add_argument(
+        "--export",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="first write the tracks of this sorting run (simulator.track_every) to TRACKS",
+    )
+    ap.add_argument(
+        "--drop-merged",
+        action="store_true",
+        help="with --export: leave out domains that ended by merging (default: they take the "
+        "fate of the domain that absorbed them, as in the run's committor)",
+    )
+    ap.add_argument("--out", type=Path, default=None, help="output folder (default: next to CSV)")
+    ap.add_argument("--n-boot", type=int, default=500)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    try:
+        if args.export is not None:
+            n = export_tracks(args.export, args.tracks, drop_merged=args.drop_merged)
+            print(f"{args.tracks}: {n} tracks exported from {args.export}")
+        tr = read_tracks(args.tracks)
+    except TrackError as err:
+        raise SystemExit(f"error: {err}") from None
+    res = critical_size(tr, n_boot=args.n_boot, seed=args.seed)
+    res["source"] = str(args.tracks)
+    if args.export is not None:
+        summary = json.loads((args.export / "summary.json").read_text())
+        res["run_committor_n_c"] = summary["committor"]["n_c"]
+        res["run_committor_n_half"] = summary["committor"]["n_half_empirical"]
+    out = args.out or args.tracks.parent
+    out.mkdir(parents=True, exist_ok=True)
+    stem = args.tracks.stem
+    atomic_write_text(out / f"{stem}_critical.json", json.dumps(res, indent=2))
+    plot(tr, res, out / f"{stem}_critical.png", title=str(args.tracks.name))
+    lo, hi = res["committor_critical_size_interval"]
+    print(
+        f"{res['tracks']} tracks ({res['productive']} productive, {res['unproductive']} "
+        f"unproductive)\ncommittor critical size: {res['committor_critical_size']:.4g} "
+        f"[{lo:.4g}, {hi:.4g}]"
+    )
+    lo, hi = res["max_size_threshold_interval"]
+    print(
+        f"max-size threshold (Youden J = {res['max_size_threshold_youden_j']:.3f}): "
+        f"{res['max_size_threshold']:.4g} [{lo:.4g}, {hi:.4g}]"
+    )
+    lo, hi = res["max_size_threshold_min_error_interval"]
+    print(
+        f"max-size threshold (fewest misclassified tracks): "
+        f"{res['max_size_threshold_min_error']:.4g} [{lo:.4g}, {hi:.4g}]"
+    )
+    if "run_committor_n_c" in res:
+        print(
+            f"run analysis committor: n_c = {res['run_committor_n_c']:.4g} (fit), "
+            f"{res['run_committor_n_half']:.4g} (1/2 crossing)"
+        )
+    print(f"written: {out / (stem + '_critical.json')}, {out / (stem + '_critical.png')}")
+
+
+if __name__ == "__main__":
+    main()
