@@ -18,7 +18,6 @@ from glassml.simulate.neighbors import (
     NeighborList,
     _build_all_pairs,
     _build_cells,
-    update_ghosts,
 )
 from glassml.simulate.potential import LJTable, lj_forces, pair_sum, serial_sum
 from glassml.simulate.thermostat import BussiThermostat
@@ -29,18 +28,23 @@ class SimulationError(RuntimeError):
 
 
 @nb.njit(parallel=True, cache=True)
-def _kick_drift(x, v, f, dt, x_ref):
-    """v += f dt/2; x += v dt. Returns the largest squared move since the list build."""
-    n = x.shape[0]
+def _kick_drift(xe, v, f, dt, x_ref, ghost_first, ghost_count, ghost_shift):
+    """v += f dt/2; x += v dt for the particles xe[:N], whose ghost images follow in the
+    same pass (one parallel region per half step). Returns the largest squared move since
+    the list build."""
+    n = v.shape[0]
     worst = np.empty(n)
     for i in nb.prange(n):
         s = 0.0
         for d in range(3):
             v[i, d] += 0.5 * dt * f[i, d]
-            x[i, d] += dt * v[i, d]
-            dx = x[i, d] - x_ref[i, d]
+            xe[i, d] += dt * v[i, d]
+            dx = xe[i, d] - x_ref[i, d]
             s += dx * dx
         worst[i] = s
+        for g in range(ghost_first[i], ghost_first[i] + ghost_count[i]):
+            for d in range(3):
+                xe[g, d] = xe[i, d] + ghost_shift[g - n, d]
     return worst.max()
 
 
@@ -85,7 +89,7 @@ def _wrap(x, offset, x_ref, box, dim):
 def _verlet(
     n_steps, want_energy, resume, xe, n_ext, v, f, x_ref, offset, epot, types, box, dim, dt,
     half_skin2, params, use_cells, rlist, k, rlist2, nbr_idx, nbr_cnt, n_threads, ghost_src,
-    ghost_shift,
+    ghost_shift, ghost_first, ghost_count,
 ):  # fmt: skip
     """`n_steps` velocity-Verlet steps in compiled code, rebuilding the list when needed.
 
@@ -101,19 +105,22 @@ def _verlet(
     energy = 0.0
     builds = 0
     for step in range(n_steps):
+        moved = 0.0
         if not resume:
-            if _kick_drift(x, v, f, dt, x_ref) > half_skin2:
-                _wrap(x, offset, x_ref, box, dim)
-                tables = (nbr_idx, nbr_cnt, n_threads, xe, ghost_src, ghost_shift)
-                if use_cells:
-                    need, n_ext = _build_cells(x, types, box, dim, rlist, k, rlist2, *tables)
-                else:
-                    need, n_ext = _build_all_pairs(x, types, box, dim, rlist, k, rlist2, *tables)
-                if need > nbr_idx.shape[2] or n_ext > xe.shape[0]:
-                    return step, kin, energy, builds, n_ext, need
-                builds += 1
+            moved = _kick_drift(xe, v, f, dt, x_ref, ghost_first, ghost_count, ghost_shift)
+        if moved > half_skin2:
+            _wrap(x, offset, x_ref, box, dim)
+            tables = (
+                nbr_idx, nbr_cnt, n_threads, xe, ghost_src, ghost_shift, ghost_first,
+                ghost_count,
+            )  # fmt: skip
+            if use_cells:
+                need, n_ext = _build_cells(x, types, box, dim, rlist, k, rlist2, *tables)
             else:
-                update_ghosts(xe, n, n_ext, ghost_src, ghost_shift)
+                need, n_ext = _build_all_pairs(x, types, box, dim, rlist, k, rlist2, *tables)
+            if need > nbr_idx.shape[2] or n_ext > xe.shape[0]:
+                return step, kin, energy, builds, n_ext, need
+            builds += 1
         resume = False
         last = want_energy and step == n_steps - 1
         kin, energy = _force_kick(xe, v, types, nbr_idx, nbr_cnt, params, f, epot, dt, last)
@@ -311,6 +318,7 @@ class LJSystem:
                 self._x_ref, self._offset, self.epot_atoms, self.types, self._box3, self.dim,
                 dt, half_skin2, self._params, nl.use_cells, nl.rlist, nl.cell_factor,
                 nl.rlist2, nl.nbr_idx, nl.nbr_cnt, threads, nl.ghost_src, nl.ghost_shift,
+                nl.ghost_first, nl.ghost_count,
             )  # fmt: skip
             nl.n_builds += builds
             done += complete

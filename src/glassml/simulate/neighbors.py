@@ -106,8 +106,9 @@ def _select(i, s, xi, yi, zi, r2, cand, m, nbr_idx):
 
 @nb.njit(parallel=True, cache=True)
 def _build_cells(
-    x, types, box, dim, rlist, kk, rl2, nbr_idx, nbr_cnt, n_threads, xe, ghost_src, ghost_shift
-):
+    x, types, box, dim, rlist, kk, rl2, nbr_idx, nbr_cnt, n_threads, xe, ghost_src, ghost_shift,
+    ghost_first, ghost_count,
+):  # fmt: skip
     """Full list from cells of side >= rlist/kk[d] along d, rows by neighbour species.
 
     Particles are counting-sorted by species, then cell (x fastest), so that the 2kk[0]+1
@@ -191,6 +192,8 @@ def _build_cells(
                 ghost_shift[g - n, d] = shift
                 xe[g, d] = x[i, d] + shift
             ghost_src[g - n] = i
+        ghost_first[i] = first[q] + 1  # particle i's ghosts, for the step's update
+        ghost_count[i] = count - 1
     # the index each range of a given shift pattern names: the particle or its ghost
     index = np.empty((8, n), dtype=np.int64)
     for q in range(n):
@@ -299,8 +302,9 @@ def _build_cells(
 
 @nb.njit(parallel=True, cache=True)
 def _build_all_pairs(
-    x, types, box, dim, rlist, k, rl2, nbr_idx, nbr_cnt, n_threads, xe, ghost_src, ghost_shift
-):
+    x, types, box, dim, rlist, k, rl2, nbr_idx, nbr_cnt, n_threads, xe, ghost_src, ghost_shift,
+    ghost_first, ghost_count,
+):  # fmt: skip
     """O(N^2) full list, rows by species, for boxes too small for 2k+1 cells per side.
     Every particle gets all 26 images as ghosts (27 slots, the middle one unused); each
     pair names the minimum image."""
@@ -308,6 +312,8 @@ def _build_all_pairs(
     if n + 27 * n > xe.shape[0]:
         return 0, 28 * n
     for j in range(n):
+        ghost_first[j] = n + 27 * j
+        ghost_count[j] = 27
         for c in range(27):
             g = 27 * j + c
             ghost_src[g] = j
@@ -392,6 +398,8 @@ class NeighborList:
         self.xe = np.zeros((n + ghosts, 3))
         self.ghost_src = np.zeros(ghosts, dtype=np.int32)
         self.ghost_shift = np.zeros((ghosts, 3))
+        self.ghost_first = np.zeros(n, dtype=np.int64)  # particle i's ghosts: ghost_first[i]
+        self.ghost_count = np.zeros(n, dtype=np.int64)  # + [0, ghost_count[i]) in xe
         self.n_ext = n
         self.n_builds = 0
 
@@ -410,8 +418,7 @@ class NeighborList:
         threads = nb.get_num_threads()
         while True:
             x = self.xe[: self.n]
-            tables = (self.nbr_idx, self.nbr_cnt, threads, self.xe, self.ghost_src)
-            needed, n_ext = builder(x, *args, *tables, self.ghost_shift)
+            needed, n_ext = builder(x, *args, *self.tables(threads))
             if n_ext > self.xe.shape[0]:
                 self.grow_ghosts(n_ext)
             elif needed > self.nbr_idx.shape[2]:  # rare dense fluctuation: grow and redo
@@ -420,6 +427,13 @@ class NeighborList:
                 break
         self.n_ext = n_ext
         self.n_builds += 1
+
+    def tables(self, threads: int) -> tuple:
+        """The builders' arguments after the list parameters."""
+        return (
+            self.nbr_idx, self.nbr_cnt, threads, self.xe, self.ghost_src, self.ghost_shift,
+            self.ghost_first, self.ghost_count,
+        )  # fmt: skip
 
     def update_ghosts(self) -> None:
         """Move the ghost images with their particles (after the positions changed)."""
