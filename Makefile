@@ -56,8 +56,9 @@ GB_T ?= 064
 glassbench-data: $(STAMP)
 	$(BIN)/glassml-simulate simulator=ka3d_glassbench_$(GB_T) $(ARGS)
 
+BENCH_MD_ARGS ?=
 bench: $(STAMP)
-	$(BIN)/python scripts/bench_md.py
+	$(BIN)/python scripts/bench_md.py $(BENCH_MD_ARGS)
 	$(BIN)/python scripts/bench_train.py
 	$(BIN)/python scripts/bench_features.py
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 
@@ -152,3 +153,24 @@ def test_observables_of_free_particles():
     lag_t = 0.1 * np.arange(1, 21)
     np.testing.assert_allclose(fs, np.exp(-(k**2) * T * lag_t**2 / 2), atol=0.01)
     assert relaxation_time(lag_t, fs) == pytest.approx(np.sqrt(2 / (k**2 * T)), rel=0.03)
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
+def test_trajectory_does_not_depend_on_the_thread_count(ka_liquid):
+    """Each particle's force is summed by one thread in list order and the energies in
+    index order, so 1 and 2 threads give the same bits (list rebuilds and a thermostat,
+    which reads the kinetic energy, included)."""
+    runs = []
+    before = numba.get_num_threads()
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            system = _copy(ka_liquid)
+            system.run(300, 0.005, BussiThermostat(0.8, 0.5, np.random.default_rng(3)))
+            assert system.nlist.n_builds > 5
+            runs.append((system.positions, system.velocities, system.epot))
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
+    assert runs[0][2] == runs[1][2]

@@ -94,3 +94,28 @@ def test_neighbour_list_holds_every_pair_once():
     rc = 2.5 * np.asarray(KA_SIG)[types[:, None], types[None]] + system.nlist.skin
     a, b = np.nonzero(np.triu(r < rc, 1))
     assert set(map(frozenset, zip(a.tolist(), b.tolist(), strict=True))) == listed
+
+
+def test_tables_that_run_out_of_room_grow_without_changing_the_run():
+    """A list row or ghost table too small for a rebuild (in or out of the compiled steps)
+    is grown and the step finished: the run is the same bits as one with room to spare."""
+    rng = np.random.default_rng(5)
+    x, types, box = random_liquid(900, 3, 1.2, rng, min_dist=0.75)
+    table = LJTable.from_lists(KA_EPS, KA_SIG, 2.5)
+    v = rng.normal(0.0, 1.0, size=x.shape)
+    roomy = LJSystem(x, types, box, table, velocities=v)
+    tight = LJSystem(x, types, box, table, velocities=v)
+    nl = tight.nlist
+    assert nl.use_cells
+    # no room to spare: the longest row and the ghosts of the first build just fit
+    width, n_ext = int(nl.nbr_cnt.max()), nl.n_ext
+    nl.nbr_idx = nl.nbr_idx[:, :, :width].copy()
+    nl.xe = nl.xe[:n_ext].copy()
+    nl.ghost_src = nl.ghost_src[: n_ext - nl.n].copy()
+    nl.ghost_shift = nl.ghost_shift[: n_ext - nl.n].copy()
+    roomy.run(300, 0.004)
+    tight.run(300, 0.004)
+    assert nl.nbr_idx.shape[2] > width and nl.xe.shape[0] > n_ext
+    assert roomy.nlist.n_builds == tight.nlist.n_builds > 3
+    np.testing.assert_array_equal(tight.positions, roomy.positions)
+    np.testing.assert_array_equal(tight.forces, roomy.forces)

@@ -61,73 +61,79 @@ class LJTable:
         return cls(epsilon=eps, sigma=sig, rcut=np.ascontiguousarray(cut * sig))
 
 
-@nb.njit(parallel=True, fastmath=True, cache=True)
-def lj_forces(
-    x, types, box, nbr_idx, nbr_cnt, f12, f6, e12, e6, rc2, shift, forces, epot, buf, want_energy
-):
-    """Forces (and per-particle energies if `want_energy`) from a half neighbour list.
+@nb.njit(cache=True)
+def serial_sum(a):
+    """Sum in index order, whatever the thread count (inside a parallel function numba
+    would split `a.sum()` over the threads, and the last bit would depend on their number)."""
+    total = 0.0
+    for v in a:
+        total += v
+    return total
 
-    Newton's third law halves the pair work; each thread accumulates into its own slice of
-    `buf` [n_threads, N, 4] (force and energy), summed at the end, so there are no write
-    races. Pair separations must be within 1.5 boxes of their minimum image, which holds
-    because the caller re-wraps positions at each list rebuild. Returns the potential
-    energy (0 if not `want_energy`).
+
+@nb.njit(inline="always", fastmath=True, cache=True)
+def pair_sum(i, xe, types, nbr_idx, nbr_cnt, f12, f6, e12, e6, rc2, shift, want_energy):
+    """Force on particle i and (if `want_energy`) its energy, from its full-list rows.
+
+    Row (i, s) holds the neighbours of species s, so each inner loop has its pair's
+    parameters in registers; it has no branches (the cut-off is a select) and loads only
+    the neighbours' positions, so it vectorises. Neighbours across the box are ghost images
+    (rows of `xe` after the particles, see neighbors.py): no minimum image here.
     """
-    n = x.shape[0]
-    n_threads = buf.shape[0]
-    hx = 0.5 * box[0]
-    hy = 0.5 * box[1]
-    hz = 0.5 * box[2]
-    chunk = (n + n_threads - 1) // n_threads
-    for t in nb.prange(n_threads):
-        b = buf[t]
-        b[:] = 0.0
-        for i in range(t * chunk, min(n, (t + 1) * chunk)):
-            ti = types[i]
-            xi = x[i, 0]
-            yi = x[i, 1]
-            zi = x[i, 2]
-            fxi = 0.0
-            fyi = 0.0
-            fzi = 0.0
-            for k in range(nbr_cnt[i]):
-                j = nbr_idx[i, k]
-                tj = types[j]
-                # branch-free minimum image and cut-off: the branches mispredicted often
-                # enough to cost ~25% of the kernel
-                dx = xi - x[j, 0]
-                dy = yi - x[j, 1]
-                dz = zi - x[j, 2]
-                dx -= box[0] * ((dx > hx) * 1.0 - (dx < -hx) * 1.0)
-                dy -= box[1] * ((dy > hy) * 1.0 - (dy < -hy) * 1.0)
-                dz -= box[2] * ((dz > hz) * 1.0 - (dz < -hz) * 1.0)
+    ti = types[i]
+    xi = xe[i, 0]
+    yi = xe[i, 1]
+    zi = xe[i, 2]
+    fx = 0.0
+    fy = 0.0
+    fz = 0.0
+    e = 0.0
+    for s in range(nbr_idx.shape[1]):
+        a = f12[ti, s]
+        b = f6[ti, s]
+        c = rc2[ti, s]
+        for k in range(nbr_cnt[i, s]):
+            j = nbr_idx[i, s, k]
+            dx = xi - xe[j, 0]
+            dy = yi - xe[j, 1]
+            dz = zi - xe[j, 2]
+            r2 = dx * dx + dy * dy + dz * dz
+            inv2 = 1.0 / r2
+            inv6 = inv2 * inv2 * inv2
+            fr = inv6 * (a * inv6 - b) * inv2
+            fr = fr if r2 < c else 0.0
+            fx += fr * dx
+            fy += fr * dy
+            fz += fr * dz
+        if want_energy:
+            a = e12[ti, s]
+            b = e6[ti, s]
+            sh = shift[ti, s]
+            for k in range(nbr_cnt[i, s]):
+                j = nbr_idx[i, s, k]
+                dx = xi - xe[j, 0]
+                dy = yi - xe[j, 1]
+                dz = zi - xe[j, 2]
                 r2 = dx * dx + dy * dy + dz * dz
-                inside = r2 < rc2[ti, tj]
                 inv2 = 1.0 / r2
                 inv6 = inv2 * inv2 * inv2
-                fr = inv6 * (f12[ti, tj] * inv6 - f6[ti, tj]) * inv2 if inside else 0.0
-                fxi += fr * dx
-                fyi += fr * dy
-                fzi += fr * dz
-                b[j, 0] -= fr * dx
-                b[j, 1] -= fr * dy
-                b[j, 2] -= fr * dz
-                if want_energy and inside:
-                    e = 0.5 * (inv6 * (e12[ti, tj] * inv6 - e6[ti, tj]) - shift[ti, tj])
-                    b[i, 3] += e
-                    b[j, 3] += e
-            b[i, 0] += fxi
-            b[i, 1] += fyi
-            b[i, 2] += fzi
-    total = 0.0
-    for i in nb.prange(n):
-        acc = np.zeros(4)
-        for t in range(n_threads):
-            for c in range(4):
-                acc[c] += buf[t, i, c]
-        forces[i, 0] = acc[0]
-        forces[i, 1] = acc[1]
-        forces[i, 2] = acc[2]
-        epot[i] = acc[3]
-        total += acc[3]
-    return total
+                eij = inv6 * (a * inv6 - b) - sh
+                e += eij if r2 < c else 0.0
+    return fx, fy, fz, 0.5 * e
+
+
+@nb.njit(parallel=True, fastmath=True, cache=True)
+def lj_forces(xe, types, nbr_idx, nbr_cnt, f12, f6, e12, e6, rc2, shift, forces, epot, want_energy):
+    """Forces on the N = len(forces) particles (and their energies, half of each pair's, if
+    `want_energy`) from a full neighbour list over positions and ghost images `xe`. Each
+    row is summed by one thread, so threads write disjoint rows. Returns the potential
+    energy (0 if not `want_energy`)."""
+    for i in nb.prange(forces.shape[0]):
+        fx, fy, fz, e = pair_sum(
+            i, xe, types, nbr_idx, nbr_cnt, f12, f6, e12, e6, rc2, shift, want_energy
+        )
+        forces[i, 0] = fx
+        forces[i, 1] = fy
+        forces[i, 2] = fz
+        epot[i] = e
+    return serial_sum(epot) if want_energy else 0.0
