@@ -19,14 +19,20 @@ def _report(errors: list[str]) -> str:
     return "\n".join(errors)
 
 
-@pytest.mark.parametrize("page", PAGES, ids=[p.relative_to(dc.ROOT).as_posix() for p in PAGES])
-def test_page_commands(page: Path) -> None:
-    cmds, snippets, problems = dc.extract(page)
+def _page_errors(path: Path) -> list[str]:
+    """Every problem the checker finds on one page: its commands and its Python snippets."""
+    cmds, snippets, problems = dc.extract(path)
     errors = list(problems)
     for cmd in cmds:
         errors += dc.check_command(cmd).errors
     for source, code in snippets:
         errors += dc.check_snippet(source, code)
+    return errors
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.relative_to(dc.ROOT).as_posix() for p in PAGES])
+def test_page_commands(page: Path) -> None:
+    errors = _page_errors(page)
     assert not errors, _report(errors)
 
 
@@ -58,13 +64,7 @@ def page(tmp_path: Path):
     def write(text: str) -> list[str]:
         path = tmp_path / "page.md"
         path.write_text(text)
-        cmds, snippets, problems = dc.extract(path)
-        errors = list(problems)
-        for cmd in cmds:
-            errors += dc.check_command(cmd).errors
-        for source, code in snippets:
-            errors += dc.check_snippet(source, code)
-        return errors
+        return _page_errors(path)
 
     return write
 
