@@ -59,3 +59,46 @@ def test_fast_dev_run_with_defaults(choice: str, tmp_path: Path) -> None:
         assert report["is_values"][report["time_indices"].index(6)] == pytest.approx(np.exp(-1))
     elif layout == 3:
         assert report["tau_alpha_time_index"] == 6 and len(report["times"]) == 10
+
+
+@pytest.mark.parametrize("temperature", [0.30, 0.23])
+def test_ka2d_glass_mlp_takes_the_ternary_potential_from_the_dataset(
+    temperature: float, tmp_path: Path
+) -> None:
+    """GlassBench KA 2D files store no simulator config: the energy descriptor of
+    features=glass_mlp takes the dataset's KA2 ternary potential with no extra flag."""
+    from glassml.training.train import train
+
+    n_times = 6 if temperature == 0.30 else 8
+    write_glassbench(tmp_path / "glassbench", 2, temperature, n_train=3, n_test=2, n_times=n_times)
+    tag = f"T{round(temperature * 100):03d}"
+    cfg = compose_config(
+        "train",
+        [
+            f"experiment=glassbench/ka2d_{tag}",
+            "model=glass_mlp",
+            "features=glass_mlp",
+            f"paths.data_dir={tmp_path}",
+            "trainer=cpu",
+            "trainer.fast_dev_run=true",
+            "logger=csv",
+            "callbacks.rich_progress_bar=null",
+        ],
+        tmp_path / "run",
+    )
+    assert cfg.dataset.node_features[0].potential == "ka2d_ternary"
+    train(cfg)
+    report = json.loads((tmp_path / "run" / "test_metrics.json").read_text())
+    assert len(report["time_indices"]) == n_times
+    assert report["pearson"]["model"]["A"]["pooled"]
+    # and KA 3D keeps its own potential
+    ka3d = compose_config("train", ["experiment=glassbench/ka3d_T044", "model=glass_mlp"])
+    assert ka3d.dataset.node_features[0].potential == "ka3d"
+
+
+def test_specs_without_a_potential_take_the_datasets() -> None:
+    from glassml.data.datamodule import GlassDataModule
+
+    specs = [{"name": "energy", "potential": None}, {"name": "energy", "potential": "ka3d"}]
+    dm = GlassDataModule(root=".", node_features=specs, potential="ka2d_ternary")
+    assert [s.potential for s in dm.node_feature_specs] == ["ka2d_ternary", "ka3d"]

@@ -29,7 +29,7 @@ def add_runs(root: Path, n_runs: int = 8, seed: int = 0) -> None:
         atomic_save_npz(path, **data)
 
 
-def train_run(root: Path, out: Path, epochs: int = 2) -> Path:
+def train_run(root: Path, out: Path, epochs: int = 2, extra: tuple[str, ...] = ()) -> Path:
     from glassml.training.train import train
 
     cfg = compose_config(
@@ -44,6 +44,7 @@ def train_run(root: Path, out: Path, epochs: int = 2) -> Path:
             f"trainer.max_epochs={epochs}",
             "logger=csv",
             "callbacks.rich_progress_bar=null",
+            *extra,
         ],
         out,
     )
@@ -68,3 +69,10 @@ def eval_runs(eval_data: dict[str, Path], tmp_path_factory: pytest.TempPathFacto
     for name, root in eval_data.items():
         train_run(root, runs / name)
     return runs
+
+
+@pytest.fixture(scope="session")
+def all_species_run(eval_data: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The warm dataset trained with dataset.train_species=all (both heads trained)."""
+    out = tmp_path_factory.mktemp("runs_all") / "warm_all"
+    return train_run(eval_data["warm"], out, extra=("dataset.train_species=all",))

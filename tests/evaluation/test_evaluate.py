@@ -162,3 +162,44 @@ def test_model_inputs_come_from_the_checkpoint(eval_runs: Path, eval_data, tmp_p
     dm = build_datamodule(other, info, 1, train_dataset_cfg=trained)
     assert dm.positions == "inherent" and dm.cutoff == 1.8
     assert dm.root == eval_data["cold"]
+
+
+def test_only_trained_species_are_scored(
+    eval_runs: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """train_species [0]: metrics, report, baseline and plots for A only, one log line
+    naming B and how to include it."""
+    ckpt = eval_runs / "warm" / "checkpoints" / "best.ckpt"
+    over = [f"ckpt_path={ckpt}", "metrics.bootstrap.n_boot=50", "metrics.spatial.min_pairs=0"]
+    with caplog.at_level("INFO", logger="glassml.evaluation.evaluate"):
+        rep = run(compose_config("evaluate", over, tmp_path))
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["train_species"] == ["A"] and saved["species_not_scored"] == ["B"]
+    for section in ("pearson_ci", "chi4", "spatial", "ceiling"):
+        assert list(saved[section]) == ["A"], section
+    assert list(saved["pearson"]["model"]) == ["A"]
+    assert list(saved["pearson"]["baseline_local_density"]) == ["A"]
+    assert rep["pearson"] == saved["pearson"]
+    md = (tmp_path / "report.md").read_text()
+    assert "species A" in md and "## Pearson correlation, species B" not in md
+    assert "species B (" not in md
+    lines = [r.getMessage() for r in caplog.records if "not scored" in r.getMessage()]
+    assert len(lines) == 1
+    assert "B" in lines[0] and "dataset.train_species=all" in lines[0]
+
+
+def test_all_species_are_scored_when_all_trained(
+    all_species_run: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    ckpt = all_species_run / "checkpoints" / "best.ckpt"
+    over = [f"ckpt_path={ckpt}", "metrics.bootstrap.n_boot=50", "metrics.spatial.min_pairs=0"]
+    with caplog.at_level("INFO", logger="glassml.evaluation.evaluate"):
+        run(compose_config("evaluate", over, tmp_path))
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["train_species"] == ["A", "B"] and saved["species_not_scored"] == []
+    for section in ("pearson_ci", "chi4", "spatial", "ceiling"):
+        assert sorted(saved[section]) == ["A", "B"], section
+    assert sorted(saved["pearson"]["model"]) == ["A", "B"]
+    assert sorted(saved["pearson"]["baseline_local_density"]) == ["A", "B"]
+    assert "## Pearson correlation, species B" in (tmp_path / "report.md").read_text()
+    assert not [r for r in caplog.records if "not scored" in r.getMessage()]

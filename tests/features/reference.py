@@ -25,6 +25,34 @@ def vectors_from(i: int, pos: np.ndarray, box: np.ndarray) -> np.ndarray:
     return d - box * np.rint(d / box)
 
 
+def kernel(r: np.ndarray, length: float, kind: str) -> np.ndarray:
+    return np.exp(-r / length) if kind == "exp" else np.exp(-0.5 * (r / length) ** 2)
+
+
+def tail_radius(length: float, dim: int, kind: str, fraction: float = 0.01) -> float:
+    """R where int_R^inf w(r/L) r^(d-1) dr is `fraction` of the whole, by quadrature and
+    root finding (no incomplete gamma functions)."""
+    from scipy.integrate import quad
+    from scipy.optimize import brentq
+
+    def f(r: float) -> float:
+        return float(kernel(np.asarray(r), length, kind)) * r ** (dim - 1)
+
+    total = quad(f, 0.0, np.inf)[0]
+    return brentq(lambda R: quad(f, R, np.inf)[0] / total - fraction, 1e-6, 100 * length)
+
+
+def ball_volume(length: float, dim: int, kind: str, radius: float) -> float:
+    """Integral of the kernel over the ball of `radius`, by quadrature."""
+    from scipy.integrate import quad
+
+    surface = 4 * math.pi if dim == 3 else 2 * math.pi
+    return (
+        surface
+        * quad(lambda r: float(kernel(np.asarray(r), length, kind)) * r ** (dim - 1), 0, radius)[0]
+    )
+
+
 def density(pos, types, box, length, kernel, truncate, species, volume) -> np.ndarray:
     out = np.zeros(len(pos))
     for i in range(len(pos)):
@@ -84,8 +112,9 @@ def s2(pos, box, r_max, sigma, dr) -> np.ndarray:
     return out
 
 
-def coarse_mean(pos, types, box, x, length, truncate, species) -> np.ndarray:
-    """(x_i [i in s] + sum_{j in s} e^{-r/L} x_j) / ([i in s] + sum_{j in s} e^{-r/L})."""
+def coarse_mean(pos, types, box, x, length, truncate, species, kind="exp") -> np.ndarray:
+    """(x_i [i in s] + sum_{j in s} w_ij x_j) / ([i in s] + sum_{j in s} w_ij), w = e^{-r/L}
+    (or the Gaussian kernel)."""
     out = np.zeros(len(pos))
     for i in range(len(pos)):
         r = distances_from(i, pos, box)
@@ -94,7 +123,7 @@ def coarse_mean(pos, types, box, x, length, truncate, species) -> np.ndarray:
         if species is not None:
             keep &= types == species
             self_w = float(types[i] == species)
-        w = np.exp(-r[keep] / length)
+        w = kernel(r[keep], length, kind)
         out[i] = (self_w * x[i] + (w * x[keep]).sum()) / (self_w + w.sum())
     return out
 

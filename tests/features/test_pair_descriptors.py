@@ -39,11 +39,14 @@ def test_density_matches_brute_force(ka3d, kernel) -> None:
 
 
 def test_density_2d(liquid2d) -> None:
+    """Default radius: where 1% of the kernel's weight is left out (6.64 L in 2D)."""
     pos, types, box = liquid2d
     values, _ = _run(pos, types, box, {"name": "density", "lengths": [1.0], "species": "all"})
-    vol = kernel_volume(1.0, "exp", 2, 2.0)
+    radius = ref.tail_radius(1.0, 2, "exp")
+    assert radius < 0.5 * box.min()
+    vol = ref.ball_volume(1.0, 2, "exp", radius)
     np.testing.assert_allclose(
-        values[:, 0], ref.density(pos, types, box, 1.0, "exp", 2.0, None, vol), rtol=1e-10
+        values[:, 0], ref.density(pos, types, box, 1.0, "exp", radius, None, vol), rtol=1e-7
     )
 
 

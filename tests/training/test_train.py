@@ -38,6 +38,8 @@ def test_fast_dev_run_every_dataset(name, synthetic_roots, compose_train, tmp_pa
     report = json.loads((tmp_path / "test_metrics.json").read_text())
     assert report["pearson"]["model"]["A"]["pooled"]
     assert report["pearson"]["baseline_local_density"]["A"]["pooled"]
+    # the baseline is shown for the species the model was trained on only (A by default)
+    assert sorted(report["pearson"]["baseline_local_density"]) == report["train_species"]
     assert (tmp_path / "config_resolved.yaml").is_file()
 
 

@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -118,7 +118,10 @@ class GlassDataModule(pl.LightningDataModule):
     the mean and std of the training split over the `train_species` particles (or with
     `target_stats`, when evaluating a trained model on other data); with
     `standardize_targets=False` they stay raw (mean 0, std 1 recorded), as Bapst et al.
-    trained. `train_species="all"` trains on every species in the files.
+    trained. `train_species="all"` trains on every species in the files. `potential` is the
+    system's pair potential (simulator config name or {epsilon, sigma, cutoff}) for the
+    energy descriptors of files that store no simulator config (GlassBench); descriptor
+    specs with `potential: null` take it.
     """
 
     def __init__(
@@ -154,6 +157,7 @@ class GlassDataModule(pl.LightningDataModule):
         standardize_targets: bool = True,
         node_features: Sequence[Any] | None = None,
         feature_stats: dict[str, Sequence[float]] | None = None,
+        potential: str | dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if positions not in POSITION_KEYS:
@@ -204,8 +208,17 @@ class GlassDataModule(pl.LightningDataModule):
         self.missing_hint = missing_hint
         self.target_stats = target_stats
         self.standardize_targets = bool(standardize_targets)
-        # descriptor specs, validated now so that bad config fails before any file is read
-        self.node_feature_specs = parse_specs(node_features, "dataset.node_features")
+        # descriptor specs, validated now so that bad config fails before any file is read;
+        # energy-carrying specs without their own potential take the system's
+        if isinstance(potential, DictConfig):
+            potential = OmegaConf.to_container(potential, resolve=True)
+        self.potential = potential
+        self.node_feature_specs = [
+            replace(spec, potential=potential)
+            if potential is not None and getattr(spec, "potential", 0) is None
+            else spec
+            for spec in parse_specs(node_features, "dataset.node_features")
+        ]
         self.feature_stats = feature_stats
 
         self.files: dict[str, list[Path]] = {}

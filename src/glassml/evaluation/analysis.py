@@ -103,8 +103,10 @@ def analyse(
     spatial: dict[str, Any] | None = None,
     ceiling: dict[str, Any] | None = None,
     spatial_position: int | None = None,
+    species: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    """Bootstrap CIs, chi4, spatial correlation and ceiling per species present.
+    """Bootstrap CIs, chi4, spatial correlation and ceiling per species present (only those
+    in `species` when given: a checkpoint's trained species).
 
     Returns {"pearson_ci": {S: {"pooled"|"per_config": {value, low, high}}},
     "chi4": {S: {...}}, "spatial": {S: {...}}, "ceiling": {S: {...}}} with S the species
@@ -117,8 +119,8 @@ def analyse(
     out: dict[str, Any] = {"pearson_ci": {}, "chi4": {}, "spatial": {}, "ceiling": {}, "notes": []}
     n_cfg = p.n_configs
     sp_pos = tau_position if spatial_position is None else spatial_position
-    for s in np.unique(p.species):
-        s = int(s)
+    present = [int(s) for s in np.unique(p.species)]
+    for s in present if species is None else [s for s in present if s in set(species)]:
         name = species_names[s]
         m = p.species == s
         mom = Moments.from_groups(p.pred[m], p.truth[m], p.config_index[m], n_cfg)

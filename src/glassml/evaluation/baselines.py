@@ -39,14 +39,16 @@ def local_density_baseline(
     test_targets: Sequence[np.ndarray],
     num_species: int,
     radius: float = 1.5,
+    species: Sequence[int] | None = None,
 ) -> dict[tuple[str, int], np.ndarray]:
-    """Test-split Pearson of the signed local density with the targets.
+    """Test-split Pearson of the signed local density with the targets, for `species`
+    (default every species; evaluation passes the model's trained species).
 
     `*_raw` are the data module's per-configuration records (`pos`, `box`, `species`),
     `*_targets` the matching unstandardised targets [N, T]. Returns the same keys as
     `SpeciesPearson.compute`: ("pooled" | "per_config", species) -> [T] array.
     """
-    species = list(range(num_species))
+    species = list(range(num_species)) if species is None else list(species)
 
     def dens(raws: Sequence[dict[str, Any]]) -> list[np.ndarray]:
         return [

@@ -143,6 +143,43 @@ def load_module(ckpt: dict[str, Any], run_cfg: DictConfig, info: DataInfo, devic
     return module.to(device).eval()
 
 
+def scored_species(run_cfg: DictConfig, info: DataInfo) -> list[int]:
+    """The species a loss trained: `dataset.train_species` of the run's recorded config
+    ("all" = every species of the mixture). The other heads predict nothing, so they
+    are not scored."""
+    recorded = run_cfg.get("dataset", {}).get("train_species")
+    if recorded is None:  # checkpoints from before the key existed: their data info
+        return sorted(set(info.train_species))
+    if isinstance(recorded, str):
+        if recorded != "all":
+            raise CheckpointError(
+                f"the checkpoint's dataset.train_species={recorded!r}: expected a list of "
+                "species indices or 'all'"
+            )
+        return list(range(info.num_species))
+    species = sorted({int(s) for s in recorded})
+    bad = [s for s in species if not 0 <= s < info.num_species]
+    if bad:
+        raise CheckpointError(
+            f"the checkpoint's dataset.train_species={species} holds {bad}, outside the "
+            f"{info.num_species} species it was trained with"
+        )
+    return species
+
+
+def log_left_out(species: list[int], info: DataInfo) -> list[str]:
+    """One log line naming the species left out of the scores; returns their names."""
+    left = [info.species_names[s] for s in range(info.num_species) if s not in species]
+    if left:
+        log.info(
+            "species %s not scored: no loss trained them (dataset.train_species=%s in the "
+            "checkpoint's config); train with dataset.train_species=all to score every species",
+            ", ".join(left),
+            [info.species_names[s] for s in species],
+        )
+    return left
+
+
 def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -150,13 +187,20 @@ def resolve_device(device: str) -> str:
 
 
 def predict(
-    module: PropensityModule, dm: GlassDataModule, split: str, device: str
+    module: PropensityModule,
+    dm: GlassDataModule,
+    split: str,
+    device: str,
+    species: list[int] | None = None,
 ) -> tuple[Predictions, dict]:
-    """Physical-unit predictions and targets of a split, and the streaming Pearson scores."""
+    """Physical-unit predictions and targets of a split (every particle), and the streaming
+    Pearson scores of `species` (default: the module's trained species)."""
     assert dm.info is not None
     info = module.info
-    metric = SpeciesPearson(list(range(info.num_species)), info.num_targets)
-    preds, truths, species, cfg_index, positions = [], [], [], [], []
+    if species is None:
+        species = sorted(set(info.train_species))
+    metric = SpeciesPearson(species, info.num_targets)
+    preds, truths, kinds, cfg_index, positions = [], [], [], [], []
     with torch.no_grad():
         for batch in dm._loader(split, shuffle=False):
             batch = batch.to(device)
@@ -165,7 +209,7 @@ def predict(
             metric.update(p, y, batch.species.cpu(), batch.batch.cpu())
             preds.append(p.numpy())
             truths.append(y.numpy())
-            species.append(batch.species.cpu().numpy())
+            kinds.append(batch.species.cpu().numpy())
             cfg_index.append(batch.config_index.cpu().numpy()[batch.batch.cpu().numpy()])
             positions.append(batch.pos.cpu().numpy())
     scores = {k: v.double().numpy() for k, v in metric.compute().items()}
@@ -173,7 +217,7 @@ def predict(
     out = Predictions(
         np.concatenate(preds),
         np.concatenate(truths),
-        np.concatenate(species),
+        np.concatenate(kinds),
         np.concatenate(cfg_index),
         np.concatenate(positions),
         boxes,
@@ -217,8 +261,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         raise ValueError(f"the dataset has no '{split}' configurations")
     log.info(dm.describe())
 
+    species = scored_species(run_cfg, info)
+    left_out = log_left_out(species, info)
     module = load_module(ckpt, run_cfg, info, resolve_device(cfg.device))
-    pred, scores = predict(module, dm, split, resolve_device(cfg.device))
+    pred, scores = predict(module, dm, split, resolve_device(cfg.device), species)
     baseline = None
     if cfg.get("baseline_radius"):
         baseline = local_density_baseline(
@@ -228,6 +274,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
             dm.raw_targets(split),
             info.num_species,
             cfg.baseline_radius,
+            species=species,
         )
     files = [str(p) for p in dm.files[split]]
     report = report_dict(
@@ -236,7 +283,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         baseline,
         n_configs=len(files),
         split=split,
+        species=species,
         extra={
+            "species_not_scored": left_out,
             "checkpoint": str(Path(cfg.ckpt_path).resolve()),
             "dataset": dm.name,
             "temperature": dm.temperature,
@@ -261,7 +310,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         **metric_options(m),
         ceiling={"n_splits": m.ceiling.n_splits, "seed": m.ceiling.seed},
         spatial_position=spatial_pos,
+        species=species,
     )
+    if left_out:
+        extra["notes"].append(
+            f"species {', '.join(left_out)} not scored: no loss trained them "
+            "(train with dataset.train_species=all to score every species)"
+        )
     if not m.ceiling.enabled:
         extra["notes"] = [n for n in extra["notes"] if not n.startswith("ceiling")]
     if info.times is None or dm.info.times is None:
@@ -270,7 +325,9 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     report["chi4_definition"] = chi4_definition(m.chi4)
     if cfg.published_overlay:  # the published models' predictions stored in the test files
         n_times = int(dm.raw[split][0]["target"].shape[0])
-        stored = stored_pearson(files, pred, n_times, info.time_indices, info.species_names)
+        stored = stored_pearson(
+            files, pred, n_times, info.time_indices, info.species_names, species=species
+        )
         if stored:
             report["published_from_files"] = stored
     write_json(out_dir / "metrics.json", report)
@@ -288,7 +345,7 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         times=np.asarray(info.times if info.times is not None else [], dtype=np.float64),
         target=np.str_(info.target),
     )
-    images = write_plots(cfg, report, pred, info, files, out_dir)
+    images = write_plots(cfg, report, pred, info, files, out_dir, species)
     atomic_write_text(out_dir / "report.md", render_report(report, images))
     print(format_table(report), flush=True)
     log.info("evaluation written to %s", out_dir)
@@ -302,13 +359,14 @@ def write_plots(
     info: DataInfo,
     files: list[str],
     out_dir: Path,
+    species: list[int],
 ) -> list[str]:
-    """All PNGs of one evaluation; returns their file names (for report.md)."""
+    """All PNGs of one evaluation (the scored `species` only); returns their file names."""
     names = ["pearson_vs_time.png"]
     plot_pearson_overview(
         report,
         out_dir / names[0],
-        species=info.species_names[info.train_species[0]],
+        species=info.species_names[species[0]],
         published=bool(cfg.published_overlay),
     )
     if report.get("chi4"):
@@ -330,7 +388,7 @@ def write_plots(
                 f"indices {info.time_indices}"
             )
         t_pos = info.time_indices.index(int(cfg.plot_time_index))
-    m = pred.config_index == k
+    m = (pred.config_index == k) & np.isin(pred.species, species)
     t_idx = info.time_indices[t_pos]
     when = f"t = {info.times[t_pos]:.4g}" if info.times is not None else f"time index {t_idx}"
     name = f"config_{k}_t{t_idx:02d}.png"

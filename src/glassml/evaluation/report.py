@@ -42,8 +42,13 @@ def report_dict(
     n_configs: int,
     split: str = "test",
     extra: Mapping[str, Any] | None = None,
+    species: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    """JSON-ready summary: Pearson per time and species, model and baseline."""
+    """JSON-ready summary: Pearson per time and species, model and baseline.
+
+    `species`: the species scored and listed as trained (default `info.train_species`).
+    """
+    species = list(info.train_species) if species is None else list(species)
 
     def block(scores: Scores) -> dict[str, dict[str, list[float | None]]]:
         out: dict[str, dict[str, list[float | None]]] = {}
@@ -59,7 +64,7 @@ def report_dict(
         "time_indices": info.time_indices,
         "times": info.times,
         "tau_alpha_time_index": info.time_indices[info.tau_position],
-        "train_species": [info.species_names[s] for s in info.train_species],
+        "train_species": [info.species_names[s] for s in species],
         "pearson": {"model": block(model)},
     }
     if getattr(info, "is_values", None) is not None:  # Bapst rows: ISF level of each time

@@ -112,9 +112,11 @@ def stored_pearson(
     time_indices: list[int],
     species_names: Sequence[str],
     keys: Sequence[str] = MODEL_KEYS,
+    species: Sequence[int] | None = None,
 ) -> dict[str, dict[str, dict[str, list[float | None]]]]:
     """{key: {species: {"pooled"|"per_config": [T]}}} of the stored predictions of `keys`
-    on the same particles and times as `pred` (the curves our reports draw)."""
+    on the same particles and times as `pred` (the curves our reports draw), for
+    `species` (default every species present; evaluate passes the model's scored ones)."""
     out: dict[str, dict[str, dict[str, list[float | None]]]] = {}
     if not files or not all(str(p).endswith(".npz") for p in files):
         return out  # only GlassBench-layout files store predictions
@@ -125,6 +127,8 @@ def stored_pearson(
             p, pred.truth, pred.species, pred.config_index, int(pred.species.max()) + 1
         )
         for (kind, s), r in scores.items():
+            if species is not None and s not in species:
+                continue
             vals = [None if not math.isfinite(v) else round(float(v), 6) for v in r]
             if any(v is not None for v in vals):
                 out.setdefault(key, {}).setdefault(species_names[s], {})[kind] = vals

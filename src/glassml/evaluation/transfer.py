@@ -24,6 +24,7 @@ from glassml.evaluation.evaluate import (
     load_module,
     predict,
     resolve_device,
+    scored_species,
 )
 from glassml.evaluation.leaderboard import model_label
 from glassml.evaluation.markdown import fmt, table
@@ -107,7 +108,15 @@ def transfer_matrix(
             dm = build_datamodule(ds, info, batch_size, train_dataset_cfg=run_cfg.dataset)
             if len(dm.datasets["test"]) == 0:
                 raise ValueError(f"dataset {cols[j]} has no test configurations")
-            _, scores = predict(module, dm, "test", device)
+            _, scores = predict(module, dm, "test", device, scored_species(run_cfg, info))
+            if ("pooled", species) not in scores:
+                log.warning(
+                    "%s: species %s was not trained (dataset.train_species); its row stays "
+                    "empty (train with dataset.train_species=all to score it)",
+                    rows[i],
+                    info.species_names[species],
+                )
+                break
             pooled[i, j] = scores[("pooled", species)][info.tau_position]
             per_cfg[i, j] = scores[("per_config", species)][info.tau_position]
             log.info("%s on %s: pooled %.3f", rows[i], cols[j], pooled[i, j])

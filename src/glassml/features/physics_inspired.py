@@ -21,33 +21,25 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import sparse
-from scipy.special import gammainccinv
 
 from glassml.features.energy import particle_energies, resolve_table
 from glassml.features.spec import PhysicsInspiredSpec
-from glassml.features.structure import Structure, _fmt
+from glassml.features.structure import Structure, _fmt, capped_radius, tail_radius
 from glassml.features.voronoi import voronoi_cells
 
 #: the four observables, in column order within each (L, channel) block
 OBSERVABLES = ("rho", "epot", "cell", "epot_var")
 
 
-def tail_radius(length: float, dim: int, neglected_weight: float) -> float:
-    """R with int_R^inf r^(d-1) e^(-r/L) dr = `neglected_weight` * int_0^inf (same): R/L is
-    the inverse regularised upper incomplete gamma Q(d, .) at the neglected fraction."""
-    return float(length * gammainccinv(dim, neglected_weight))
-
-
 def sum_radius(st: Structure, spec: PhysicsInspiredSpec, length: float) -> float:
-    """Pair radius of the sums at length L: the 1%-tail radius (or `cutoff`), at most half
-    the smallest box edge (slightly less, so that no pair is counted in two images)."""
-    half = 0.5 * float(np.min(st.box)) * (1.0 - 1e-9)
+    """Pair radius of the sums at length L: the tail radius of exp(-r/L) at
+    `neglected_weight` (or `cutoff`), at most half the smallest box edge."""
     wanted = (
         spec.cutoff
         if spec.cutoff is not None
-        else tail_radius(length, st.dim, spec.neglected_weight)
+        else tail_radius(length, st.dim, spec.neglected_weight, "exp")
     )
-    return min(float(wanted), half)
+    return capped_radius(st, float(wanted), f"physics_inspired, L = {length:g}")
 
 
 def physics_inspired(st: Structure, spec: PhysicsInspiredSpec) -> tuple[np.ndarray, list[str]]:

@@ -19,7 +19,7 @@ from glassml.features.spec import (
     RadialSpec,
 )
 from glassml.features.steinhardt import bond_order
-from glassml.features.structure import Structure, coarse_grain
+from glassml.features.structure import Structure, coarse_grain, half_box
 from glassml.features.voronoi import voronoi_descriptors
 
 Family = Callable[[Structure, BaseSpec], tuple[np.ndarray, list[str]]]
@@ -105,7 +105,8 @@ def compute_descriptors(
         st = structures.get(spec.positions)
         if st is None:
             pos = np.asarray(positions[spec.positions], dtype=np.float64)
-            hint = max(s.radius() for s in specs if s.positions == spec.positions)
+            dim, cap = pos.shape[1], half_box(box)
+            hint = max(s.radius(dim, cap) for s in specs if s.positions == spec.positions)
             st = Structure(
                 positions=np.mod(pos, box),
                 types=np.asarray(types, dtype=np.int64),

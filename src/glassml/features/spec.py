@@ -7,9 +7,12 @@ in a descriptor name or an impossible length stops the run at once with the conf
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from glassml.features.structure import NEGLECTED_WEIGHT, tail_radius
 
 POSITIONS = ("equilibrium", "inherent", "cage")
 KERNELS = ("exp", "gaussian")
@@ -29,7 +32,9 @@ class BaseSpec:
     positions: which stored positions the descriptor is computed on (inherent structure
     by default, as in GlassMLP). species: neighbour-species channels. lengths: coarse-
     graining lengths L (weighted mean over neighbours j, weight `kernel`(r_ij / L) with
-    the particle itself at weight 1, truncated at `truncate` * L); empty: raw values only.
+    the particle itself at weight 1); empty: raw values only. The sums reach the radius
+    where the kernel's neglected radial weight is 1% (capped at half the box), or
+    `truncate` * L when `truncate` is given (uncapped, the behaviour of earlier versions).
     """
 
     name: str = ""
@@ -37,11 +42,17 @@ class BaseSpec:
     species: str = "both"
     lengths: tuple[float, ...] = ()
     kernel: str = "exp"
-    truncate: float = 2.0
+    truncate: float | None = None
 
-    def radius(self) -> float:
-        """Largest pair distance this descriptor needs (0: no pair list)."""
-        return self.truncate * max(self.lengths, default=0.0)
+    def radius(self, dim: int = 3, half_box: float = math.inf) -> float:
+        """Largest pair distance this descriptor needs in `dim` dimensions with the sums
+        capped at `half_box` (0: no pair list)."""
+        length = max(self.lengths, default=0.0)
+        if not length > 0:
+            return 0.0
+        if self.truncate is not None:
+            return self.truncate * length
+        return min(tail_radius(length, dim, NEGLECTED_WEIGHT, self.kernel), half_box)
 
 
 @dataclass(frozen=True)
@@ -85,8 +96,8 @@ class SteinhardtSpec(BaseSpec):
     wl: bool = True
     r_max: float = 1.5
 
-    def radius(self) -> float:
-        return max(super().radius(), self.r_max)
+    def radius(self, dim: int = 3, half_box: float = math.inf) -> float:
+        return max(super().radius(dim, half_box), self.r_max)
 
 
 @dataclass(frozen=True)
@@ -103,8 +114,8 @@ class RadialSpec(BaseSpec):
         n = int(round((self.r_max - self.r_min) / self.dr)) + 1
         return [self.r_min + k * self.dr for k in range(n)]
 
-    def radius(self) -> float:
-        return max(super().radius(), self.r_max + 4.0 * self.width)
+    def radius(self, dim: int = 3, half_box: float = math.inf) -> float:
+        return max(super().radius(dim, half_box), self.r_max + 4.0 * self.width)
 
 
 @dataclass(frozen=True)
@@ -119,8 +130,8 @@ class EntropySpec(BaseSpec):
     # integration step; the integrand varies on the scale sigma
     dr: float = 0.05
 
-    def radius(self) -> float:
-        return max(super().radius(), self.r_max + 4.0 * self.sigma)
+    def radius(self, dim: int = 3, half_box: float = math.inf) -> float:
+        return max(super().radius(dim, half_box), self.r_max + 4.0 * self.sigma)
 
 
 @dataclass(frozen=True)
@@ -139,9 +150,12 @@ class PhysicsInspiredSpec(BaseSpec):
     cutoff: float | None = None
     potential: str | Mapping[str, Any] | None = "ka3d"
 
-    def radius(self) -> float:
-        # the sum radius depends on the box (capped at half of it): built on first use
-        return 0.0
+    def radius(self, dim: int = 3, half_box: float = math.inf) -> float:
+        length = max(self.lengths, default=0.0)
+        if not length > 0:
+            return 0.0
+        wanted = self.cutoff or tail_radius(length, dim, self.neglected_weight, "exp")
+        return min(float(wanted), half_box)
 
 
 SPEC_CLASSES: dict[str, type[BaseSpec]] = {

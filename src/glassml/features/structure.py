@@ -7,6 +7,7 @@ at the largest radius any requested descriptor needs and filtered for smaller on
 
 from __future__ import annotations
 
+import logging
 import math
 import string
 from dataclasses import dataclass, field
@@ -14,9 +15,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 from scipy import sparse
-from scipy.special import gammainc
+from scipy.special import gammainc, gammainccinv
 
 from glassml.pbc import vesin_frame
+
+log = logging.getLogger(__name__)
 
 #: species labels in descriptor names (as glassml.data.io.SPECIES_NAMES: 0=A, 1=B, ...)
 SPECIES_NAMES = tuple(string.ascii_uppercase)
@@ -137,6 +140,65 @@ def kernel_volume(length: float, kernel: str, dim: int, radius: float = math.inf
     )
 
 
+#: Default fraction of a kernel's radial weight left beyond the coarse-graining sums.
+NEGLECTED_WEIGHT = 0.01
+
+_CAPS_LOGGED: set[tuple[str, float, float]] = set()
+
+
+def tail_radius(length: float, dim: int, neglected_weight: float, kernel: str = "exp") -> float:
+    """R with int_R^inf w(r/L) r^(d-1) dr = `neglected_weight` * int_0^inf (same).
+
+    exp: R/L = Q^-1(d, f); gaussian: R/L = sqrt(2 Q^-1(d/2, f)), with Q^-1 the inverse
+    regularised upper incomplete gamma (substitute u = r/L, resp. u = r^2 / 2L^2).
+    """
+    if kernel == "exp":
+        return float(length * gammainccinv(dim, neglected_weight))
+    if kernel == "gaussian":
+        return float(length * math.sqrt(2.0 * gammainccinv(dim / 2, neglected_weight)))
+    raise ValueError(f"kernel={kernel!r}: expected 'exp' or 'gaussian'")
+
+
+def half_box(box: np.ndarray) -> float:
+    """Just under half the smallest box edge: below it no pair is counted in two images."""
+    return 0.5 * float(np.min(box)) * (1.0 - 1e-9)
+
+
+def capped_radius(st: Structure, wanted: float, what: str) -> float:
+    """`wanted`, at most half the smallest box edge (minimum image, as partycls); logs the
+    cap once per descriptor, radius and box size when it bites."""
+    half = half_box(st.box)
+    if wanted <= half:
+        return float(wanted)
+    key = (what, round(float(wanted), 6), round(half, 6))
+    if key not in _CAPS_LOGGED:
+        _CAPS_LOGGED.add(key)
+        log.info(
+            "%s: sum radius %.3g capped at half the box (%.3g); the kernel's weight beyond "
+            "it is neglected (a larger box reaches the full radius)",
+            what,
+            wanted,
+            half,
+        )
+    return half
+
+
+def sum_radius(
+    st: Structure,
+    length: float,
+    kernel: str,
+    truncate: float | None,
+    neglected_weight: float = NEGLECTED_WEIGHT,
+) -> float:
+    """Pair radius of a coarse-graining sum at length L: `truncate` * L when given (as
+    before, uncapped); otherwise the radius where the kernel's neglected radial weight is
+    `neglected_weight`, capped at half the box (`capped_radius`)."""
+    if truncate is not None:
+        return float(truncate) * length
+    wanted = tail_radius(length, st.dim, neglected_weight, kernel)
+    return capped_radius(st, wanted, f"{kernel} kernel, L = {length:g}")
+
+
 def _fmt(x: float) -> str:
     return f"{x:g}"
 
@@ -147,14 +209,15 @@ def coarse_grain(
     names: list[str],
     lengths: tuple[float, ...],
     kernel: str,
-    truncate: float,
+    truncate: float | None,
     species: str,
     variance: bool = False,
 ) -> tuple[np.ndarray, list[str]]:
     """Weighted means (and variances) of per-particle fields over neighbourhoods of size L.
 
     mean_i = (X_i [i in s] + sum_{j in s} w_ij X_j) / ([i in s] + sum_{j in s} w_ij), with
-    w_ij = kernel(r_ij / L) for r_ij < truncate * L, for each neighbour-species channel s.
+    w_ij = kernel(r_ij / L) for r_ij < R(L) (`sum_radius`: the 1%-tail radius capped at
+    half the box, or truncate * L), for each neighbour-species channel s.
     A particle with no particle of channel s in reach gets the configuration's mean over s.
     """
     n = st.n
@@ -174,8 +237,9 @@ def coarse_grain(
     width = blocks[0].shape[1]
     f = x.shape[1]
     for length in lengths:
-        w = kernel_weights(st.pairs(truncate * length).r, length, kernel)
-        a = st.neighbourhood(truncate * length, w)
+        radius = sum_radius(st, length, kernel, truncate)
+        w = kernel_weights(st.pairs(radius).r, length, kernel)
+        a = st.neighbourhood(radius, w)
         total = a @ rhs + rhs  # neighbours plus the particle itself (weight 1)
         sums: dict[int | None, tuple[np.ndarray, np.ndarray, np.ndarray | None]] = {}
         for k, s in enumerate(groups):

@@ -108,6 +108,7 @@ def test_report(
             datamodule.raw_targets("test"),
             info.num_species,
             baseline_radius,
+            species=info.train_species,  # beside the model: the species it was trained on
         )
     return report_dict(info, model, baseline, n_configs=len(datamodule.files["test"]))
 
