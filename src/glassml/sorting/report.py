@@ -212,8 +212,8 @@ def _claim_plot(res: dict[float, Criterion], path: Path) -> None:
         )
         ax.axvspan(*c.basin, color="tab:green", alpha=0.2)
         for k in (2, 3, 5, 10, 20):
-            if k in c.ks:
-                y = c.counts[:, c.ks.index(k)]
+            y = c.counts[:, c.ks.index(k)] if k in c.ks else np.zeros(1)
+            if y.min() > 0:  # none of that size at some g: no ratio to the minimum
                 ax.plot(c.g, y / y.min(), "-", lw=1, label=f"N>={k} / min")
         ax.set_yscale("log")
         ax.set_xlabel("g")
