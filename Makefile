@@ -97,11 +97,14 @@ sorting-gsweep: $(STAMP)
 	$(BIN)/glassml-sorting-report $(SORTING_GSWEEP)
 
 # Domain tracks (one frame per 1/k_D) of two runs, exported as track CSVs, and the critical
-# size both ways (committor, max-size threshold) next to the run's own committor; and a run
-# with domains from two molecules (the group's count) for the lifetimes through merges.
+# size both ways (committor, max-size threshold) next to the run's own committor: all tracks,
+# only those first seen at 3 molecules (domains that appear from nothing; results under
+# first_le3/), and both again without merged-away domains (*_own.csv); and a run with domains
+# from two molecules (the group's count) for the lifetimes through merges.
 SORTING_TRACKS ?= outputs/sorting_tracks
 SORTING_TRACK_RUN = $(BIN)/glassml-simulate simulator=sorting simulator.g=0.1 \
 	  simulator.snapshot_start=0.2 simulator.snapshots=0 simulator.progress=false
+SORTING_CRITICAL = $(BIN)/glassml-sorting-critical
 sorting-tracks: $(STAMP)
 	$(SORTING_TRACK_RUN) simulator.phi=1e-4 simulator.t_end=6e4 simulator.track_every=1.0 \
 	  simulator.output_dir=$(SORTING_TRACKS)/phi1e-4_g0.1 $(ARGS)
@@ -110,10 +113,22 @@ sorting-tracks: $(STAMP)
 	$(BIN)/glassml-simulate simulator=sorting simulator.phi=1e-4 simulator.g=0.1 \
 	  simulator.t_end=6e4 simulator.domain_min_size=2 simulator.progress=false \
 	  simulator.output_dir=$(SORTING_TRACKS)/lineage_phi1e-4_g0.1_min2 $(ARGS)
-	$(BIN)/glassml-sorting-critical $(SORTING_TRACKS)/phi1e-4_g0.1.csv \
-	  --export $(SORTING_TRACKS)/phi1e-4_g0.1
-	$(BIN)/glassml-sorting-critical $(SORTING_TRACKS)/phi1e-3_g0.1.csv \
-	  --export $(SORTING_TRACKS)/phi1e-3_g0.1
+	$(SORTING_CRITICAL) $(SORTING_TRACKS)/phi1e-4_g0.1.csv --export $(SORTING_TRACKS)/phi1e-4_g0.1
+	$(SORTING_CRITICAL) $(SORTING_TRACKS)/phi1e-4_g0.1.csv --export $(SORTING_TRACKS)/phi1e-4_g0.1 \
+	  --max-first-size 3 --out $(SORTING_TRACKS)/first_le3
+	$(SORTING_CRITICAL) $(SORTING_TRACKS)/phi1e-4_g0.1_own.csv \
+	  --export $(SORTING_TRACKS)/phi1e-4_g0.1 --drop-merged
+	$(SORTING_CRITICAL) $(SORTING_TRACKS)/phi1e-4_g0.1_own.csv \
+	  --export $(SORTING_TRACKS)/phi1e-4_g0.1 --drop-merged \
+	  --max-first-size 3 --out $(SORTING_TRACKS)/first_le3
+	$(SORTING_CRITICAL) $(SORTING_TRACKS)/phi1e-3_g0.1.csv --export $(SORTING_TRACKS)/phi1e-3_g0.1
+	$(SORTING_CRITICAL) $(SORTING_TRACKS)/phi1e-3_g0.1.csv --export $(SORTING_TRACKS)/phi1e-3_g0.1 \
+	  --max-first-size 3 --out $(SORTING_TRACKS)/first_le3
+	$(SORTING_CRITICAL) $(SORTING_TRACKS)/phi1e-3_g0.1_own.csv \
+	  --export $(SORTING_TRACKS)/phi1e-3_g0.1 --drop-merged
+	$(SORTING_CRITICAL) $(SORTING_TRACKS)/phi1e-3_g0.1_own.csv \
+	  --export $(SORTING_TRACKS)/phi1e-3_g0.1 --drop-merged \
+	  --max-first-size 3 --out $(SORTING_TRACKS)/first_le3
 
 # The figures of docs/sorting.md from the two targets above.
 sorting-figures: $(STAMP)

@@ -18,7 +18,7 @@ from glassml.sorting import critical, report
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--sweep", type=Path, required=True)
+    ap.add_argument("--sweep", type=Path, default=None, help="g sweep (make sorting-gsweep)")
     ap.add_argument("--tracks", type=Path, nargs="*", default=[])
     ap.add_argument(
         "--lifetimes", type=Path, default=None, help="a run whose lifetimes.png to copy"
@@ -27,10 +27,11 @@ def main() -> None:
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        report.report(args.sweep, Path(tmp))
-        for name in ("sorting_claim.png", "sorting_vs_g.png"):
-            shutil.copyfile(Path(tmp) / name, args.out / name)
-            print(args.out / name)
+        if args.sweep is not None:
+            report.report(args.sweep, Path(tmp))
+            for name in ("sorting_claim.png", "sorting_vs_g.png"):
+                shutil.copyfile(Path(tmp) / name, args.out / name)
+                print(args.out / name)
         for run in args.tracks:
             csv = Path(tmp) / f"{run.name}.csv"
             critical.export_tracks(run, csv)

@@ -75,6 +75,7 @@ def test_bad_input_is_named():
         Curves(G[:3], [np.ones(2)] * 3, [np.ones((3, 1))] * 3, ks=[2])
 
 
+@pytest.mark.filterwarnings("error::RuntimeWarning")
 def test_report_runs_the_claim_on_a_small_g_sweep(tmp_path):
     """Three g, two seeds each (one of them run in the per-neighbour convention at 4 phi):
     the report groups them by phi per molecule and writes the claim's table and figure."""

@@ -13,7 +13,9 @@ from glassml.sorting.critical import (
     committor_curve,
     critical_size,
     export_tracks,
+    first_seen_at_most,
     main,
+    max_size_curve,
     read_tracks,
 )
 from glassml.sorting.params import SortingParams
@@ -45,18 +47,120 @@ def hand_made(path):
 
 
 def test_known_committor_and_threshold(tmp_path):
+    """Unit steps from below: P(productive | largest >= m) is the committor, and the max-size
+    threshold is its crossing, 6 + 2/9. The separation diagnostics sit at 9 instead."""
     tr = read_tracks(hand_made(tmp_path / "tracks.csv"))
     assert len(tr.ids) == 11 and tr.productive.sum() == 3
-    p, count = committor_curve(tr, np.arange(2, 11.0))
+    grid = np.arange(2, 11.0)
+    p, count = committor_curve(tr, grid)
     assert p[4] == pytest.approx(3 / 7) and count[4] == 7  # n = 6
     assert p[5] == pytest.approx(3 / 4) and count[5] == 4  # n = 7
+    q, q_count = max_size_curve(tr, grid)
+    np.testing.assert_array_equal(q, p)
+    np.testing.assert_array_equal(q_count, count)
     res = critical_size(tr, n_boot=200)
     assert res["committor_critical_size"] == pytest.approx(6 + 2 / 9)
-    assert res["max_size_threshold"] == pytest.approx(9.0)
-    assert res["max_size_threshold_youden_j"] == pytest.approx(1.0)
-    assert res["max_size_threshold_min_error"] == pytest.approx(9.0)
-    lo, hi = res["committor_critical_size_interval"]
-    assert lo <= 6 + 2 / 9 <= hi
+    assert res["max_size_threshold"] == pytest.approx(6 + 2 / 9)
+    assert res["separation_youden_threshold"] == pytest.approx(9.0)
+    assert res["separation_youden_j"] == pytest.approx(1.0)
+    assert res["separation_min_error_threshold"] == pytest.approx(9.0)
+    for key in ("committor_critical_size", "max_size_threshold"):
+        lo, hi = res[f"{key}_interval"]
+        assert lo <= 6 + 2 / 9 <= hi
+
+
+def test_unit_steps_up_and_down_give_equal_estimates(tmp_path):
+    """The same fates and largest sizes as hand_made, but the tracks wander up and down one
+    molecule at a time and the unproductive ones start at 1: every track starts below the
+    crossing, so both estimates are again 6 + 2/9 (at n = 1 the committor counts the 8
+    unproductive tracks only, the max-size rule all 11: 0 and 3/11, both below 1/2)."""
+    rows, k = [], 0
+    for top, fate, n, start in (
+        (4, "unproductive", 4, 1),
+        (6, "unproductive", 3, 1),
+        (8, "unproductive", 1, 1),
+        (10, "productive", 3, 2),
+    ):
+        path = list(range(start, 4)) + [2] + list(range(3, top + 1)) + [top - 1]
+        for _ in range(n):
+            rows += [(f"c{k}", j, s, fate) for j, s in enumerate(path)]
+            k += 1
+    tr = read_tracks(write(tmp_path / "tracks.csv", rows))
+    assert tr.first.min() == 1 and tr.largest.max() == 10
+    res = critical_size(tr, n_boot=50)
+    assert res["committor_critical_size"] == pytest.approx(6 + 2 / 9)
+    assert res["max_size_threshold"] == pytest.approx(6 + 2 / 9)
+
+
+# Intensity-like tracks (arbitrary units): noise (dips, spikes), jumps, tracks first seen high.
+INTENSITY_TRACKS = {
+    "P1": ("productive", [1.0, 2.5, 8.0]),  # jumps from 2.5 to 8
+    "P2": ("productive", [6.5, 9.0]),  # first seen at 6.5
+    "P3": ("productive", [5.5, 5.0, 10.0]),  # first seen at 5.5, noisy dip
+    "P4": ("productive", [1.5, 4.0, 3.5, 7.0, 12.0]),
+    "U1": ("unproductive", [1.0, 2.0, 1.5]),
+    "U2": ("unproductive", [1.0, 3.5, 2.5]),
+    "U3": ("unproductive", [1.5, 3.5, 3.0]),
+    "U4": ("unproductive", [1.0, 5.0, 1.5]),  # a spike to 5
+    "U5": ("unproductive", [2.0, 6.0, 4.5]),
+    "U6": ("unproductive", [4.0, 7.5, 3.0]),  # first seen at 4
+}
+
+
+def intensity_rows(tracks):
+    return [
+        (k, 0.5 * j, s, fate) for k, (fate, sizes) in tracks.items() for j, s in enumerate(sizes)
+    ]
+
+
+def test_intensity_like_tracks_separate_the_two_estimates(tmp_path):
+    """Largest sizes: productive 8, 9, 10, 12; unproductive 2, 3.5, 3.5, 5, 6, 7.5. Max-size
+    rule: 4/10 of the tracks reaching m <= 2 are productive, 4/9 for 2 < m <= 3.5, 4/7 for
+    3.5 < m <= 5, so m* = 3.5 + 0.5 (1/2 - 4/9) / (4/7 - 4/9) = 3.5 + 0.5 * 7/16.
+    Committor (first <= n <= largest): at n = 4, 4.5, 5 the tracks through n are P1, P4 and
+    U4, U5, U6 (2/5); at n = 5.5 P3 joins and U4 is gone: P1, P3, P4 and U5, U6 (3/5), so
+    n* = 5.25. P2 and P3, first seen above 5, count for the max-size rule from the start and
+    for the committor only from where they were first seen. Both classes separate perfectly
+    from s = 8 on (Youden J = 1, no error), a number that says nothing about either."""
+    tr = read_tracks(write(tmp_path / "intensity.csv", intensity_rows(INTENSITY_TRACKS)))
+    p, _ = committor_curve(tr, np.array([4.0, 4.5, 5.0, 5.5]))
+    assert p == pytest.approx([2 / 5, 2 / 5, 2 / 5, 3 / 5])
+    q, _ = max_size_curve(tr, np.array([2.0, 2.5, 3.5, 4.0, 5.0]))
+    assert q == pytest.approx([4 / 10, 4 / 9, 4 / 9, 4 / 7, 4 / 7])
+    res = critical_size(tr, n_boot=50)
+    assert res["committor_critical_size"] == pytest.approx(5.25)
+    assert res["max_size_threshold"] == pytest.approx(3.5 + 0.5 * 7 / 16)
+    assert res["separation_youden_threshold"] == pytest.approx(8.0)
+    assert res["separation_youden_j"] == pytest.approx(1.0)
+    assert res["separation_min_error_threshold"] == pytest.approx(8.0)
+
+
+def test_tracks_first_seen_above_are_what_separates_them(tmp_path):
+    """The same tracks with a first frame at 1 for those first seen above 2: from n = 2 on,
+    every track counts for both rules, and the committor's crossing moves onto the
+    max-size threshold, 3.5 + 0.5 * 7/16. Noise and jumps alone do not separate them."""
+    early = {
+        k: (fate, [1.0] + sizes if sizes[0] > 2 else sizes)
+        for k, (fate, sizes) in INTENSITY_TRACKS.items()
+    }
+    res = critical_size(read_tracks(write(tmp_path / "early.csv", intensity_rows(early))), 20)
+    assert res["committor_critical_size"] == pytest.approx(3.5 + 0.5 * 7 / 16)
+    assert res["max_size_threshold"] == pytest.approx(3.5 + 0.5 * 7 / 16)
+
+
+def test_cli_keeps_tracks_first_seen_small(tmp_path, capsys):
+    """--max-first-size 2 leaves out P2, P3 and U6. Left: productive P1, P4 (largest 8, 12),
+    unproductive U1..U5 (largest 2, 3.5, 3.5, 5, 6), all first seen at or below 2. Both rules
+    give 2/6 at 3.5 and 2/4 at 4 (P1, P4 against U4, U5), so both cross 1/2 at 4."""
+    path = write(tmp_path / "intensity.csv", intensity_rows(INTENSITY_TRACKS))
+    main([str(path), "--max-first-size", "2", "--n-boot", "20", "--out", str(tmp_path / "o")])
+    res = json.loads((tmp_path / "o" / "intensity_critical.json").read_text())
+    assert res["tracks"] == 7 and res["tracks_dropped_first_seen_above"] == 3
+    assert res["committor_critical_size"] == pytest.approx(4.0)
+    assert res["max_size_threshold"] == pytest.approx(4.0)
+    assert "3 first seen above 2 left out" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match=r"intensity\.csv: with --max-first-size 0\.5, 0 track"):
+        main([str(path), "--max-first-size", "0.5"])
 
 
 def test_intensities_in_arbitrary_units(tmp_path):
@@ -66,7 +170,8 @@ def test_intensities_in_arbitrary_units(tmp_path):
     scaled = [(a, b, float(c) * 137.5 + 0.25, d) for a, b, c, d in rows]
     res = critical_size(read_tracks(write(tmp_path / "b.csv", scaled)), n_boot=50)
     assert res["committor_critical_size"] == pytest.approx((6 + 2 / 9) * 137.5 + 0.25)
-    assert res["max_size_threshold"] == pytest.approx(9 * 137.5 + 0.25)
+    assert res["max_size_threshold"] == pytest.approx((6 + 2 / 9) * 137.5 + 0.25)
+    assert res["separation_youden_threshold"] == pytest.approx(9 * 137.5 + 0.25)
 
 
 @pytest.mark.parametrize(
@@ -148,6 +253,12 @@ def test_export_of_our_tracks_and_cli(tmp_path):
     assert res["committor_critical_size"] == pytest.approx(
         summary["committor"]["n_half_empirical"], abs=0.75
     )
+    # fragments split off other domains are first seen large; without them the max-size
+    # threshold is the committor of the same tracks
+    small = first_seen_at_most(tr, 3)
+    assert (tr.first > 3).any() and len(small.ids) < len(tr.ids)
+    res = critical_size(small, n_boot=10)
+    assert res["max_size_threshold"] == pytest.approx(res["committor_critical_size"])
     # without merged-away domains, productive = extracted by the domain's own fate
     n_own = export_tracks(run_dir, tmp_path / "own.csv", drop_merged=True)
     own = read_tracks(tmp_path / "own.csv")

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from glassml.sorting import kernel as K
+from glassml.sorting import plots
 from glassml.sorting.analysis import lineage_birth_time
 from glassml.sorting.params import SortingParams
 from glassml.sorting.run import simulate
@@ -43,3 +44,26 @@ def test_run_records_carry_both_lifetimes(tmp_path):
     lin = s["domains"]["lineage"]
     assert lin["productive"]["count"] > 0
     assert (d["lineage_lifetime"] >= d["lifetime"]).all()
+
+
+@pytest.mark.filterwarnings("error")
+def test_lifetime_plot_of_a_run_too_short_for_domains(tmp_path, monkeypatch):
+    """A run too short for any domain to end: no legend on empty axes (matplotlib warns
+    'No artists with labels found', an error here), a 'no domains' note instead."""
+    texts = []
+
+    def keep_texts(fig, path, dpi=120):
+        texts.append([[t.get_text() for t in ax.texts] for ax in fig.axes])
+        plots.plt.close(fig)
+
+    monkeypatch.setattr(plots, "save_fig", keep_texts)
+    p = SortingParams(
+        L=16, M=8, phi=1e-3, g=0.1, t_end=5.0, n_samples=10, snapshots=0, progress=False
+    )
+    simulate(p, tmp_path)
+    d = dict(np.load(tmp_path / "domains.npz"))
+    assert not np.isin(d["fate"], [K.EXTRACTED, K.DISSOLVED]).any()
+    plots.lifetime_plot(tmp_path / "lifetimes.png", d, 0.0)
+    assert [t[0] for t in texts[-1]] == [
+        "no domains\n(fewer than 2 of each class born after the transient)"
+    ] * 2

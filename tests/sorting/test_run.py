@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from glassml.simulate.config import ConfigError
 from glassml.sorting import run as run_mod
@@ -38,6 +40,21 @@ def test_bad_input_names_the_key(kw, key):
 def test_unknown_key_is_an_error():
     with pytest.raises(ConfigError, match="unknown key"):
         SortingParams.from_mapping({"L": 32, "gg": 0.1})
+
+
+def test_dataclass_defaults_equal_the_yaml_defaults():
+    """One source of truth: conf/simulator/sorting.yaml states every key with its reason, and
+    each default of SortingParams equals it, so a run from Python is the CLI's default run."""
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose(config_name="simulate", overrides=["simulator=sorting"])
+    yaml = OmegaConf.to_container(cfg.simulator, resolve=True)
+    code = {f.name: f.default for f in dataclasses.fields(SortingParams)}
+    assert set(yaml) - {"_target_", "name"} == set(code)
+    differ = {
+        k: (v, yaml[k]) for k, v in code.items() if yaml[k] != v or type(yaml[k]) is not type(v)
+    }
+    assert not differ, f"SortingParams default != conf/simulator/sorting.yaml: {differ}"
+    assert SortingParams.from_mapping(cfg.simulator) == SortingParams()
 
 
 def _small(tmp: Path, **kw) -> SortingParams:

@@ -2,18 +2,44 @@
 
 Floris et al. (arXiv:2205.03337) propose an operational critical size that can be
 measured on tracked domains (e.g. clathrin-coated pits followed by fluorescence).
-Their full text was not available to us, so both estimates here follow the
-definitions given with this tool:
+Their full text was not available to us (only the abstract), so the definitions here
+are ours:
 
 * committor: among the tracks that pass through size n (first observed size <= n <=
-  largest observed size), the fraction that ends productive; the critical size is
-  where it crosses 1/2 (linear interpolation between thresholds). This is the
-  same estimator as the run analysis's committor on the domains' records.
-* max-size threshold: the threshold s on a track's largest observed size that best
-  separates the fates with the rule "productive iff max size >= s", scored by
-  Youden's J = (true-positive rate) - (false-positive rate), i.e. both classes weighted
-  equally; ties go to the smallest s. The threshold with the fewest misclassified
-  tracks (classes weighted by their counts) is given beside it.
+  largest observed size), the fraction that ends productive; the critical size n* is
+  where it crosses 1/2 (linear interpolation between thresholds). This is the same
+  estimator as the run analysis's committor on the domains' records.
+* max-size threshold: what an experimenter can measure with only each track's largest
+  size (or largest intensity) and its fate. Among the tracks whose largest size is at
+  least m, the fraction that ends productive; the critical size m* is where it crosses
+  1/2, interpolated as for the committor. At m* the rule "largest size >= m =>
+  productive" is right as often as wrong: as many productive as unproductive tracks
+  reach m.
+
+Why the two agree on molecule counts: a track counts for the committor at n when
+first <= n <= largest, and for the max-size threshold at m when largest >= m. For every
+track first observed at or below m the two conditions are the same, so the two curves,
+and their crossings, are equal wherever no track is first seen above the threshold;
+if the size moreover changes one molecule at a time, a track with largest >= m has
+been at exactly m, so both are the committor of size m itself. Measured intensities
+differ in three ways. A track first seen above m (it formed between frames, split off
+another domain, was found late, or its first frame is noisy) counts for the max-size
+threshold at m but not for the committor: this is the only thing that separates the
+two estimates. Jumps (frames too sparse for the growth) are bridged by both, which
+count a track as having passed every size between its first and its largest without
+having seen them. Noise raises the largest observed value above the true largest size,
+for both estimates alike. In our runs the tracks first seen large are mostly fragments
+split off other domains (they tend to merge back into one that is extracted, so they
+are productive by final fate); ``--max-first-size S`` keeps only the tracks first seen
+at or below S, domains that appear from nothing, and the two estimates then coincide
+above S.
+
+Separation diagnostics (reported beside, not estimates of the critical size): the
+threshold s on the largest size with the largest Youden's J = (true-positive rate) -
+(false-positive rate), and the threshold with the fewest misclassified tracks (ties: the
+smallest s). They depend on the class balance (many small dissolved domains against few
+extracted ones) and on the shapes of the two max-size distributions, not on the
+probability 1/2, and do not follow the committor in our runs.
 
 Errors are bootstrap percentiles (16th, 84th) over tracks. Sizes may be molecule
 counts or intensities in arbitrary units. Input: a CSV with columns ``track_id, t,
@@ -125,6 +151,21 @@ def read_tracks(path: str | Path) -> Tracks:
     )
 
 
+def first_seen_at_most(tr: Tracks, max_first: float, source: str | Path = "") -> Tracks:
+    """Only the tracks first observed at or below ``max_first``: domains that appear from
+    nothing. Tracks first seen larger (split off another domain, grown between frames, or
+    already there when the recording started) are what sets the max-size threshold apart from
+    the committor; without them the two agree above ``max_first``."""
+    keep = tr.first <= max_first
+    prod = tr.productive[keep]
+    if prod.all() or not prod.any():
+        raise TrackError(
+            f"{source}: with --max-first-size {max_first:g}, {keep.sum()} track(s) are left and "
+            "they do not contain both fates; raise the limit"
+        )
+    return Tracks(tr.ids[keep], tr.first[keep], tr.largest[keep], prod, tr.sizes)
+
+
 def thresholds(tr: Tracks, max_points: int = 400) -> np.ndarray:
     """Size thresholds to scan: every observed size (all integers visited, for molecule
     counts), thinned to quantiles when there are more than ``max_points`` of them."""
@@ -143,6 +184,16 @@ def committor_curve(tr: Tracks, grid: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return p, count
 
 
+def max_size_curve(tr: Tracks, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """P(productive | the track's largest size >= m) and the number of such tracks, for m in
+    grid: what the fates and the largest sizes alone tell."""
+    reached = tr.largest[None, :] >= grid[:, None]
+    count = reached.sum(axis=1)
+    hits = (reached & tr.productive[None, :]).sum(axis=1)
+    p = np.where(count > 0, hits / np.maximum(count, 1), np.nan)
+    return p, count
+
+
 def crossing(grid: np.ndarray, p: np.ndarray, level: float = 0.5) -> float:
     """First upward crossing of ``level`` (linear interpolation); nan if there is none."""
     ok = np.isfinite(p)
@@ -155,7 +206,8 @@ def crossing(grid: np.ndarray, p: np.ndarray, level: float = 0.5) -> float:
 
 
 def youden_threshold(tr: Tracks, grid: np.ndarray) -> tuple[float, float]:
-    """The max-size threshold with the largest TPR - FPR (smallest one on ties), and J there."""
+    """Separation diagnostic: the max-size threshold with the largest TPR - FPR (smallest one
+    on ties), and J there."""
     call = tr.largest[None, :] >= grid[:, None]
     tpr = call[:, tr.productive].mean(axis=1)
     fpr = call[:, ~tr.productive].mean(axis=1)
@@ -165,23 +217,43 @@ def youden_threshold(tr: Tracks, grid: np.ndarray) -> tuple[float, float]:
 
 
 def min_error_threshold(tr: Tracks, grid: np.ndarray) -> float:
-    """The max-size threshold that misclassifies the fewest tracks (smallest one on ties)."""
+    """Separation diagnostic: the max-size threshold that misclassifies the fewest tracks
+    (smallest one on ties)."""
     call = tr.largest[None, :] >= grid[:, None]
     wrong = call[:, ~tr.productive].sum(axis=1) + (~call[:, tr.productive]).sum(axis=1)
     return float(grid[int(np.argmin(wrong))])
 
 
-def _estimates(tr: Tracks, grid: np.ndarray) -> tuple[float, float, float, float]:
-    p, _ = committor_curve(tr, grid)
-    s_max, j = youden_threshold(tr, grid)
-    return crossing(grid, p), s_max, j, min_error_threshold(tr, grid)
+ESTIMATES = (
+    "committor_critical_size",
+    "max_size_threshold",
+    "separation_youden_threshold",
+    "separation_youden_j",
+    "separation_min_error_threshold",
+)
+
+
+def _estimates(tr: Tracks, grid: np.ndarray) -> list[float]:
+    """The values of ESTIMATES, in that order."""
+    s_youden, j = youden_threshold(tr, grid)
+    return [
+        crossing(grid, committor_curve(tr, grid)[0]),
+        crossing(grid, max_size_curve(tr, grid)[0]),
+        s_youden,
+        j,
+        min_error_threshold(tr, grid),
+    ]
+
+
+def _curve(p: np.ndarray) -> list[float | None]:
+    return [None if not np.isfinite(x) else float(x) for x in p]
 
 
 def critical_size(tr: Tracks, n_boot: int = 500, seed: int = 0) -> dict[str, Any]:
-    """Both estimates with bootstrap intervals over tracks."""
+    """Both estimates and the separation diagnostics, with bootstrap intervals over tracks."""
     grid = thresholds(tr)
     p, count = committor_curve(tr, grid)
-    n_c, s_star, j, s_err = _estimates(tr, grid)
+    q, q_count = max_size_curve(tr, grid)
     rng = np.random.default_rng(seed)
     boots = []
     for _ in range(n_boot):
@@ -190,70 +262,106 @@ def critical_size(tr: Tracks, n_boot: int = 500, seed: int = 0) -> dict[str, Any
         if sub.productive.all() or not sub.productive.any():
             continue
         boots.append(_estimates(sub, grid))
-    b = np.array(boots) if boots else np.full((1, 4), np.nan)
-
-    def interval(col: int) -> list[float]:
-        x = b[:, col][np.isfinite(b[:, col])]
-        return np.percentile(x, [16, 84]).tolist() if len(x) else [float("nan")] * 2
-
-    return {
+    b = np.array(boots) if boots else np.full((1, len(ESTIMATES)), np.nan)
+    res: dict[str, Any] = {
         "tracks": int(len(tr.ids)),
         "productive": int(tr.productive.sum()),
         "unproductive": int((~tr.productive).sum()),
-        "committor_critical_size": n_c,
-        "committor_critical_size_interval": interval(0),
-        "max_size_threshold": s_star,
-        "max_size_threshold_interval": interval(1),
-        "max_size_threshold_youden_j": j,
-        "max_size_threshold_min_error": s_err,
-        "max_size_threshold_min_error_interval": interval(3),
-        "n_boot": len(boots),
-        "thresholds": grid.tolist(),
-        "committor": [None if not np.isfinite(x) else float(x) for x in p],
-        "committor_count": count.tolist(),
+        "definitions": {
+            "committor_critical_size": "P(productive | first <= n <= largest) = 1/2",
+            "max_size_threshold": "P(productive | largest >= m) = 1/2",
+            "separation_youden_threshold": "s maximising TPR - FPR of 'largest >= s'",
+            "separation_min_error_threshold": "s with the fewest tracks misclassified by "
+            "'largest >= s'",
+        },
     }
+    for col, (key, value) in enumerate(zip(ESTIMATES, _estimates(tr, grid), strict=True)):
+        x = b[:, col][np.isfinite(b[:, col])]
+        res[key] = value
+        res[f"{key}_interval"] = (
+            np.percentile(x, [16, 84]).tolist() if len(x) else [float("nan")] * 2
+        )
+    res.update(
+        {
+            "n_boot": len(boots),
+            "thresholds": grid.tolist(),
+            "committor": _curve(p),
+            "committor_count": count.tolist(),
+            "max_size_productive_fraction": _curve(q),
+            "max_size_count": q_count.tolist(),
+        }
+    )
+    return res
 
 
 def plot(tr: Tracks, res: dict[str, Any], path: Path, title: str = "") -> None:
-    """Committor against size, and the largest sizes of the two classes with the threshold."""
+    """Committor and P(productive | largest >= m) against size with their 1/2 crossings;
+    the largest sizes of the two classes with the threshold and the separation diagnostics."""
     grid = np.array(res["thresholds"])
-    p = np.array([np.nan if x is None else x for x in res["committor"]])
-    count = np.array(res["committor_count"])
     fig, axs = plt.subplots(1, 2, figsize=(11, 4))
-    err = np.sqrt(np.clip(p * (1 - p), 1e-12, None) / np.maximum(count, 1))
-    axs[0].errorbar(grid, p, yerr=err, fmt="o", ms=3)
-    axs[0].axhline(0.5, color="0.7", lw=0.8)
-    lo, hi = res["committor_critical_size_interval"]
-    if np.isfinite(res["committor_critical_size"]):
-        axs[0].axvline(res["committor_critical_size"], color="k", ls=":")
-        axs[0].axvspan(lo, hi, alpha=0.15)
-    axs[0].set_xlabel("size")
-    axs[0].set_ylabel("P(productive | passed through size)")
-    axs[0].set_title(f"committor: {res['committor_critical_size']:.3g} [{lo:.3g}, {hi:.3g}]")
+    ax = axs[0]
+    for key, count_key, crit, name, col in (
+        ("committor", "committor_count", "committor_critical_size", "committor", "tab:purple"),
+        (
+            "max_size_productive_fraction",
+            "max_size_count",
+            "max_size_threshold",
+            "max-size threshold",
+            "tab:green",
+        ),
+    ):
+        p = np.array([np.nan if x is None else x for x in res[key]])
+        count = np.array(res[count_key])
+        err = np.sqrt(np.clip(p * (1 - p), 1e-12, None) / np.maximum(count, 1))
+        lo, hi = res[f"{crit}_interval"]
+        ax.errorbar(
+            grid,
+            p,
+            yerr=err,
+            fmt="o",
+            ms=3,
+            color=col,
+            label=f"{name}: {res[crit]:.3g} [{lo:.3g}, {hi:.3g}]",
+        )
+        if np.isfinite(res[crit]):
+            ax.axvline(res[crit], color=col, ls=":")
+            ax.axvspan(lo, hi, color=col, alpha=0.15)
+    ax.axhline(0.5, color="0.7", lw=0.8)
+    ax.set_xlabel("size n (committor) or m (max-size threshold)")
+    ax.set_ylabel("P(productive | passed n), P(productive | largest >= m)")
+    ax.set_title("critical size: crossing of 1/2", fontsize=9)
+    ax.legend(fontsize=8)
+    ax = axs[1]
     bins = np.linspace(tr.largest.min(), tr.largest.max(), 40)
     for mask, name, col in (
         (tr.productive, "productive", "tab:red"),
         (~tr.productive, "unproductive", "tab:blue"),
     ):
-        axs[1].hist(
-            tr.largest[mask], bins=bins, alpha=0.6, color=col, label=f"{name}: {mask.sum()}"
-        )
-    lo, hi = res["max_size_threshold_interval"]
-    axs[1].axvline(res["max_size_threshold"], color="k", ls=":")
-    axs[1].axvspan(lo, hi, alpha=0.15)
-    axs[1].axvline(
-        res["max_size_threshold_min_error"],
+        ax.hist(tr.largest[mask], bins=bins, alpha=0.6, color=col, label=f"{name}: {mask.sum()}")
+    ax.axvline(
+        res["max_size_threshold"],
+        color="tab:green",
+        ls=":",
+        label=f"max-size threshold m*: {res['max_size_threshold']:.3g}",
+    )
+    ax.axvline(
+        res["separation_youden_threshold"],
+        color="k",
+        ls="-.",
+        lw=1,
+        label=f"separation, Youden: {res['separation_youden_threshold']:.3g}",
+    )
+    ax.axvline(
+        res["separation_min_error_threshold"],
         color="k",
         ls="--",
         lw=1,
-        label=f"fewest misclassified: {res['max_size_threshold_min_error']:.3g}",
+        label=f"separation, fewest misclassified: {res['separation_min_error_threshold']:.3g}",
     )
-    axs[1].set_yscale("log")
-    axs[1].set_xlabel("largest observed size of the track")
-    axs[1].set_title(
-        f"max-size threshold (Youden): {res['max_size_threshold']:.3g} [{lo:.3g}, {hi:.3g}]"
-    )
-    axs[1].legend(fontsize=8)
+    ax.set_yscale("log")
+    ax.set_xlabel("largest observed size of the track")
+    ax.set_title("largest sizes by fate", fontsize=9)
+    ax.legend(fontsize=8)
     if title:
         fig.suptitle(title, fontsize=9)
     save_fig(fig, path)
@@ -322,6 +430,14 @@ def main(argv: list[str] | None = None) -> None:
         help="with --export: leave out domains that ended by merging (default: they take the "
         "fate of the domain that absorbed them, as in the run's committor)",
     )
+    ap.add_argument(
+        "--max-first-size",
+        type=float,
+        default=None,
+        metavar="S",
+        help="keep only tracks first observed at size (intensity) <= S: domains that appear "
+        "from nothing, not split off another one or present when the recording starts",
+    )
     ap.add_argument("--out", type=Path, default=None, help="output folder (default: next to CSV)")
     ap.add_argument("--n-boot", type=int, default=500)
     ap.add_argument("--seed", type=int, default=0)
@@ -331,10 +447,15 @@ def main(argv: list[str] | None = None) -> None:
             n = export_tracks(args.export, args.tracks, drop_merged=args.drop_merged)
             print(f"{args.tracks}: {n} tracks exported from {args.export}")
         tr = read_tracks(args.tracks)
+        n_read = len(tr.ids)
+        if args.max_first_size is not None:
+            tr = first_seen_at_most(tr, args.max_first_size, args.tracks)
     except TrackError as err:
         raise SystemExit(f"error: {err}") from None
     res = critical_size(tr, n_boot=args.n_boot, seed=args.seed)
     res["source"] = str(args.tracks)
+    res["max_first_size"] = args.max_first_size
+    res["tracks_dropped_first_seen_above"] = n_read - len(tr.ids)
     if args.export is not None:
         summary = json.loads((args.export / "summary.json").read_text())
         res["run_committor_n_c"] = summary["committor"]["n_c"]
@@ -344,22 +465,28 @@ def main(argv: list[str] | None = None) -> None:
     stem = args.tracks.stem
     atomic_write_text(out / f"{stem}_critical.json", json.dumps(res, indent=2))
     plot(tr, res, out / f"{stem}_critical.png", title=str(args.tracks.name))
-    lo, hi = res["committor_critical_size_interval"]
     print(
         f"{res['tracks']} tracks ({res['productive']} productive, {res['unproductive']} "
-        f"unproductive)\ncommittor critical size: {res['committor_critical_size']:.4g} "
-        f"[{lo:.4g}, {hi:.4g}]"
+        "unproductive)"
+        + (
+            f"; {n_read - len(tr.ids)} first seen above {args.max_first_size:g} left out"
+            if args.max_first_size is not None
+            else ""
+        )
     )
-    lo, hi = res["max_size_threshold_interval"]
-    print(
-        f"max-size threshold (Youden J = {res['max_size_threshold_youden_j']:.3f}): "
-        f"{res['max_size_threshold']:.4g} [{lo:.4g}, {hi:.4g}]"
-    )
-    lo, hi = res["max_size_threshold_min_error_interval"]
-    print(
-        f"max-size threshold (fewest misclassified tracks): "
-        f"{res['max_size_threshold_min_error']:.4g} [{lo:.4g}, {hi:.4g}]"
-    )
+    for key, name in (
+        ("committor_critical_size", "committor critical size, P(productive | passed n) = 1/2"),
+        ("max_size_threshold", "max-size threshold, P(productive | largest >= m) = 1/2"),
+        ("separation_youden_threshold", "separation diagnostic, Youden's J"),
+        ("separation_min_error_threshold", "separation diagnostic, fewest misclassified"),
+    ):
+        lo, hi = res[f"{key}_interval"]
+        extra = (
+            f" (J = {res['separation_youden_j']:.3f})"
+            if key == "separation_youden_threshold"
+            else ""
+        )
+        print(f"{name}: {res[key]:.4g} [{lo:.4g}, {hi:.4g}]{extra}")
     if "run_committor_n_c" in res:
         print(
             f"run analysis committor: n_c = {res['run_committor_n_c']:.4g} (fit), "

@@ -47,7 +47,7 @@ class SortingParams:
     domain_min_size: int = 3
     init: str = "empty"
     init_density: float = 0.0
-    t_end: float = 1.0e5
+    t_end: float = 2.0e5
     n_samples: int = 1000
     seed: int = 0
     snapshots: int = 40

@@ -113,6 +113,26 @@ def run_plots(
     ax.legend(fontsize=8)
     save_fig(fig, out / "committor.png")
 
+    lifetime_plot(out / "lifetimes.png", dom, t0)
+
+    shape = (p.ny, p.nx)
+    frames = list(_snapshot_images(a, shape, dom))
+    if frames:
+        pick = [frames[0], frames[len(frames) // 2], frames[-1]]
+        fig, axs = plt.subplots(1, 3, figsize=(12, 4.4))
+        for ax, (ts, img) in zip(axs, pick, strict=True):
+            _show(ax, img, f"t = {ts:.4g}")
+        handles = [plt.Rectangle((0, 0), 1, 1, color=FATE_CMAP(i)) for i in range(5)]
+        fig.legend(handles, FATE_LABELS, loc="lower center", ncol=5, fontsize=8, frameon=False)
+        save_fig(fig, out / "snapshots.png")
+        if p.animation != "none":
+            _animate(out / f"animation.{p.animation}", frames, p.animation_frames, p.animation)
+
+
+def lifetime_plot(path: Path, dom: dict[str, np.ndarray], t0: float) -> None:
+    """Lifetimes (own and from the earliest birth in the domain's merges) and maximal sizes of
+    the productive and unproductive domains born after the transient; an axis without
+    data says so instead of carrying an empty legend."""
     fig, axs = plt.subplots(1, 2, figsize=(10, 4))
     after = dom["birth_time"] >= t0
     for fate, name, col in (
@@ -127,17 +147,16 @@ def run_plots(
         axs[0].hist(life, bins=bins, alpha=0.6, color=col, label=f"{name}: {m.sum()}")
         if "lineage_lifetime" in dom:
             lin = dom["lineage_lifetime"][m & (dom["lineage_birth_time"] >= t0)]
-            if len(lin) < 2:
-                continue
-            bins = np.logspace(np.log10(max(lin.min(), 1e-3)), np.log10(lin.max() + 1e-9), 40)
-            axs[0].hist(
-                lin,
-                bins=bins,
-                histtype="step",
-                color=col,
-                ls="--",
-                label=f"{name}, from the earliest birth in its merges",
-            )
+            if len(lin) >= 2:
+                bins = np.logspace(np.log10(max(lin.min(), 1e-3)), np.log10(lin.max() + 1e-9), 40)
+                axs[0].hist(
+                    lin,
+                    bins=bins,
+                    histtype="step",
+                    color=col,
+                    ls="--",
+                    label=f"{name}, from the earliest birth in its merges",
+                )
         axs[1].hist(
             dom["max_size"][m],
             bins=np.arange(0.5, dom["max_size"][m].max() + 1.5),
@@ -145,27 +164,24 @@ def run_plots(
             color=col,
             label=name,
         )
-    axs[0].set_xscale("log")
-    axs[0].set_yscale("log")
     axs[0].set_xlabel("lifetime  [1/k_D]")
-    axs[0].legend(fontsize=8)
-    axs[1].set_yscale("log")
     axs[1].set_xlabel("maximum size")
-    axs[1].legend(fontsize=8)
-    save_fig(fig, out / "lifetimes.png")
-
-    shape = (p.ny, p.nx)
-    frames = list(_snapshot_images(a, shape, dom))
-    if frames:
-        pick = [frames[0], frames[len(frames) // 2], frames[-1]]
-        fig, axs = plt.subplots(1, 3, figsize=(12, 4.4))
-        for ax, (ts, img) in zip(axs, pick, strict=True):
-            _show(ax, img, f"t = {ts:.4g}")
-        handles = [plt.Rectangle((0, 0), 1, 1, color=FATE_CMAP(i)) for i in range(5)]
-        fig.legend(handles, FATE_LABELS, loc="lower center", ncol=5, fontsize=8, frameon=False)
-        save_fig(fig, out / "snapshots.png")
-        if p.animation != "none":
-            _animate(out / f"animation.{p.animation}", frames, p.animation_frames, p.animation)
+    for ax in axs:
+        if ax.get_legend_handles_labels()[0]:
+            ax.set_yscale("log")
+            ax.legend(fontsize=8)
+        else:
+            ax.text(
+                0.5,
+                0.5,
+                "no domains\n(fewer than 2 of each class born after the transient)",
+                ha="center",
+                va="center",
+                transform=ax.transAxes,
+            )
+    if axs[0].get_legend_handles_labels()[0]:
+        axs[0].set_xscale("log")
+    save_fig(fig, path)
 
 
 def ffmpeg_exe() -> str:

@@ -1,12 +1,11 @@
 """glassml-sorting-report: aggregate a sweep of sorting runs into the efficiency map.
 
 Reads every ``summary.json`` under a directory (a Hydra multirun, or any tree of
-run directories), groups runs by g, and writes ``sorting_report.json``, a
-Markdown table and PNG plots: residence time and number of domains against phi
-(log axes), the critical size against phi, and the (phi, g) map. The optimum
-phi of each quantity comes from a parabola in log-log around the grid minimum,
-with a bootstrap over the runs' error bars, so "does the minimum of the number
-of domains coincide with the efficiency optimum" is answered with an error.
+run directories), averages the seeds of each (phi, g), and writes
+``sorting_report.json``, a Markdown table and PNG plots: residence time, number of
+domains and critical size against phi and against g (log axes), the (phi, g) map,
+and the papers' claim tested per phi (glassml.sorting.criterion): where the number of
+domains of at least k molecules is lowest against the basin of lowest density.
 """
 
 from __future__ import annotations
@@ -39,28 +38,23 @@ def load_runs(root: Path) -> list[dict[str, Any]]:
     return runs
 
 
-THRESHOLDS = (5, 10, 20)
 CLAIM_KS = tuple(range(2, 21))  # size thresholds of the claim's test (2: the group's own code)
 
 
 def _domain_counts(run_dir: Path, start: int, n_sites: int, n_c: float) -> dict[str, Any]:
-    """Stationary domains per site counted from several minimum sizes (size histograms),
-    including the run's own critical size (supercritical domains)."""
+    """Stationary domains per site of at least k molecules (size histograms), for the claim's
+    k and for the run's own critical size (supercritical domains)."""
     out: dict[str, Any] = {}
     path = Path(run_dir) / "timeseries.npz"
     if not path.exists():
         return out
     with np.load(path) as z:
         hist = z["size_hist"][start:]
-    thresholds = {f"domains_ge{t}": t for t in THRESHOLDS}
-    if np.isfinite(n_c):
-        thresholds["domains_supercritical"] = max(1, int(np.ceil(n_c)))
-    for key, thr in thresholds.items():
-        if thr >= hist.shape[1]:
-            continue
+    thr = max(1, int(np.ceil(n_c))) if np.isfinite(n_c) else hist.shape[1]
+    if thr < hist.shape[1]:
         x = hist[:, thr:].sum(axis=1) / n_sites
-        out[key] = float(x.mean())
-        out[f"{key}_err"] = block_error(x)
+        out["domains_supercritical"] = float(x.mean())
+        out["domains_supercritical_err"] = block_error(x)
     ks = [k for k in CLAIM_KS if k < hist.shape[1]]
     out["counts_ge"] = dict(zip(ks, counts_at_least(hist, np.array(ks), n_sites), strict=True))
     return out
@@ -153,62 +147,6 @@ def _row(s: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def log_minimum(x: np.ndarray, y: np.ndarray, dy: np.ndarray, n_boot: int = 400, seed: int = 0):
-    """Location of the minimum of y(x) on log axes: parabola through the grid minimum and
-    its neighbours, bootstrapped over the error bars. Returns (x_min, lo, hi, at_edge)."""
-    lx, ly = np.log10(x), np.log10(y)
-    dly = dy / (y * np.log(10))
-    k = int(np.nanargmin(ly))
-    edge = k == 0 or k == len(x) - 1
-    sl = slice(max(0, k - 2), min(len(x), k + 3))
-    if edge or sl.stop - sl.start < 3:
-        return float(x[k]), float(x[k]), float(x[k]), True
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(n_boot):
-        yy = ly[sl] + rng.normal(size=sl.stop - sl.start) * np.nan_to_num(dly[sl])
-        a, b, _c = np.polyfit(lx[sl], yy, 2)
-        if a > 0:
-            out.append(np.clip(-b / (2 * a), lx[sl][0], lx[sl][-1]))
-    if not out:
-        return float(x[k]), float(x[k]), float(x[k]), False
-    q = np.percentile(out, [16, 50, 84])
-    return float(10 ** q[1]), float(10 ** q[0]), float(10 ** q[2]), False
-
-
-def _minima(rows: list[dict[str, Any]], fixed: str, along: str) -> dict[str, Any]:
-    """For each value of `fixed`: where residence time and number of domains (counted from
-    several minimum sizes) are minimal along `along`, and whether each domain-number
-    minimum agrees with the residence-time minimum within their bootstrap intervals."""
-    out: dict[str, Any] = {}
-    keys = ["domains"] + [f"domains_ge{t}" for t in THRESHOLDS] + ["domains_supercritical"]
-    for v in sorted({r[fixed] for r in rows}):
-        rs = sorted((r for r in rows if r[fixed] == v), key=lambda r: r[along])
-        entry: dict[str, Any] = {"runs": rs}
-        if len(rs) >= 3:
-            x = np.array([r[along] for r in rs])
-            names = (along, "lo", "hi", "at_edge")
-            t_opt = log_minimum(
-                x, np.array([r["tau"] for r in rs]), np.array([r["tau_err"] for r in rs])
-            )
-            entry["opt_residence"] = dict(zip(names, t_opt, strict=True))
-            for key in keys:
-                if not all(key in r for r in rs):
-                    continue
-                y = np.array([r[key] for r in rs])
-                if not (y > 0).all():
-                    continue
-                d_opt = log_minimum(x, y, np.array([r[f"{key}_err"] for r in rs]))
-                name = "min_" + key
-                entry[name] = dict(zip(names, d_opt, strict=True))
-                overlap = not (t_opt[2] < d_opt[1] or d_opt[2] < t_opt[1])
-                entry[f"coincide_{key}"] = bool(overlap and not (t_opt[3] or d_opt[3]))
-            if "min_domains" in entry:
-                entry["minima_coincide_within_errors"] = entry["coincide_domains"]
-        out[str(v)] = entry
-    return out
-
-
 def claim(rows: list[dict[str, Any]], n_boot: int = 1000) -> dict[float, Criterion]:
     """The papers' claim at each phi with at least 3 values of g: g_min(k) for k = 2..20
     and for the runs' own critical size (domains of >= ceil(n_c) molecules)."""
@@ -274,8 +212,8 @@ def _claim_plot(res: dict[float, Criterion], path: Path) -> None:
         )
         ax.axvspan(*c.basin, color="tab:green", alpha=0.2)
         for k in (2, 3, 5, 10, 20):
-            if k in c.ks:
-                y = c.counts[:, c.ks.index(k)]
+            y = c.counts[:, c.ks.index(k)] if k in c.ks else np.zeros(1)
+            if y.min() > 0:  # none of that size at some g: no ratio to the minimum
                 ax.plot(c.g, y / y.min(), "-", lw=1, label=f"N>={k} / min")
         ax.set_yscale("log")
         ax.set_xlabel("g")
@@ -329,8 +267,6 @@ def report(root: Path, out: Path | None = None) -> dict[str, Any]:
         "n_runs": len(raw),
         "phi_convention": "per molecule (k_D/4 g^n per empty neighbour); x4 per neighbour",
         "claim": {f"{phi:g}": c.as_dict() for phi, c in claims.items()},
-        "by_g": _minima(rows, "g", "phi"),
-        "by_phi": _minima(rows, "phi", "g"),
     }
     if claims:
         _claim_plot(claims, out / "sorting_claim.png")
@@ -368,10 +304,6 @@ def report(root: Path, out: Path | None = None) -> dict[str, Any]:
             cnt = np.array([r["n_c_cnt_disc"] for r in rs])
             if np.isfinite(cnt).any():
                 axs[2].plot(x, cnt, "x--", ms=5, label=f"{lab}: CNT (disc)")
-            entry = result[f"by_{fixed}"].get(str(v), {})
-            for ax, key in ((axs[0], "opt_residence"), (axs[1], "min_domains")):
-                if key in entry and not entry[key]["at_edge"]:
-                    ax.axvspan(entry[key]["lo"], entry[key]["hi"], alpha=0.15)
         axs[0].set_ylabel("mean residence time  [1/k_D]")
         axs[1].set_ylabel("domains per site")
         axs[2].set_ylabel("critical size n_c")
@@ -423,28 +355,6 @@ def report(root: Path, out: Path | None = None) -> dict[str, Any]:
         lines += ["", "## The claim: minimum of the number of domains vs lowest density"]
         lines += _claim_lines(claims)
         lines.append("")
-    for fixed, along in (("g", "phi"), ("phi", "g")):
-        for v, e in result[f"by_{fixed}"].items():
-            if "opt_residence" not in e:
-                continue
-            a = e["opt_residence"]
-            edge_a = " (grid edge)" if a["at_edge"] else ""
-            text = (
-                f"\n{fixed}={v}: residence minimum at {along} = {a[along]:.3g} "
-                f"[{a['lo']:.3g}, {a['hi']:.3g}]{edge_a}"
-            )
-            for key in (
-                ["domains"] + [f"domains_ge{t}" for t in THRESHOLDS] + ["domains_supercritical"]
-            ):
-                if "min_" + key not in e:
-                    continue
-                b = e["min_" + key]
-                edge_b = " (grid edge)" if b["at_edge"] else ""
-                text += (
-                    f"; minimum of {key} at {b[along]:.3g} [{b['lo']:.3g}, {b['hi']:.3g}]"
-                    f"{edge_b} (coincide: {e['coincide_' + key]})"
-                )
-            lines.append(text)
     atomic_write_text(out / "sorting_report.md", "\n".join(lines) + "\n")
     atomic_write_text(out / "sorting_report.json", json.dumps(result, indent=2, default=float))
     return result
