@@ -29,7 +29,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         if args.sweep is not None:
             report.report(args.sweep, Path(tmp))
-            for name in ("sorting_claim.png", "sorting_vs_g.png"):
+            for name in ("sorting_claim.png",):
                 shutil.copyfile(Path(tmp) / name, args.out / name)
                 print(args.out / name)
         for run in args.tracks:
