@@ -26,6 +26,15 @@ RUNS = {
 }
 
 
+# one batch of each split, on CPU, with no progress bar or online logger
+FAST_DEV_RUN = [
+    "trainer=cpu",
+    "trainer.fast_dev_run=true",
+    "logger=csv",
+    "callbacks.rich_progress_bar=null",
+]
+
+
 @pytest.mark.parametrize("choice", sorted(RUNS))
 def test_fast_dev_run_with_defaults(choice: str, tmp_path: Path) -> None:
     from glassml.training.train import train
@@ -43,10 +52,7 @@ def test_fast_dev_run_with_defaults(choice: str, tmp_path: Path) -> None:
         [
             *choice.split(),
             f"paths.data_dir={tmp_path}",
-            "trainer=cpu",
-            "trainer.fast_dev_run=true",
-            "logger=csv",
-            "callbacks.rich_progress_bar=null",
+            *FAST_DEV_RUN,
         ],
         tmp_path / "run",
     )
@@ -79,10 +85,7 @@ def test_ka2d_glass_mlp_takes_the_ternary_potential_from_the_dataset(
             "model=glass_mlp",
             "features=glass_mlp",
             f"paths.data_dir={tmp_path}",
-            "trainer=cpu",
-            "trainer.fast_dev_run=true",
-            "logger=csv",
-            "callbacks.rich_progress_bar=null",
+            *FAST_DEV_RUN,
         ],
         tmp_path / "run",
     )

@@ -76,6 +76,10 @@ class DataInfo:
     def num_targets(self) -> int:
         return len(self.time_indices)
 
+    def species_left_out(self, species: list[int]) -> list[str]:
+        """Names of the species not in ``species`` (e.g. those no loss trains)."""
+        return [self.species_names[s] for s in range(self.num_species) if s not in species]
+
     def time_label(self, k: int) -> str:
         """Stable metric-name label for the k-th selected target: its index in the file."""
         return f"t{self.time_indices[k]:02d}"

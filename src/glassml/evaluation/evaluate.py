@@ -169,7 +169,7 @@ def scored_species(run_cfg: DictConfig, info: DataInfo) -> list[int]:
 
 def log_left_out(species: list[int], info: DataInfo) -> list[str]:
     """One log line naming the species left out of the scores; returns their names."""
-    left = [info.species_names[s] for s in range(info.num_species) if s not in species]
+    left = info.species_left_out(species)
     if left:
         log.info(
             "species %s not scored: no loss trained them (dataset.train_species=%s in the "

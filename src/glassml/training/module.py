@@ -85,7 +85,7 @@ class PropensityModule(pl.LightningModule):
         self.register_buffer("target_std", torch.tensor(info.target_std, dtype=torch.float32))
         # metrics only for the species a loss trains: the other outputs predict nothing
         species = sorted(set(info.train_species))
-        untrained = [info.species_names[s] for s in range(info.num_species) if s not in species]
+        untrained = info.species_left_out(species)
         if untrained:
             log.info(
                 "species %s not in dataset.train_species: no metrics reported for them "
