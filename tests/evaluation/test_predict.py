@@ -37,8 +37,11 @@ def trained(tmp_path_factory) -> dict[str, Path]:
     section.update(root=str(runs), output_dir=str(base / "data"), inherent=True)
     data = import_dataset(spec_from_config(section), progress=False)
     out = {"runs": runs, "data": data}
-    for model in ("bapst_quick", "glass_mlp"):
-        extra = ["model.net.hidden=8"] if model == "bapst_quick" else []
+    for name in ("bapst_quick", "glass_mlp", "bapst_all_species"):
+        model = "glass_mlp" if name == "glass_mlp" else "bapst_quick"
+        extra = [] if name == "glass_mlp" else ["model.net.hidden=8"]
+        if name == "bapst_all_species":
+            extra.append("dataset.train_species=all")
         cfg = compose_config(
             "train",
             [
@@ -52,10 +55,10 @@ def trained(tmp_path_factory) -> dict[str, Path]:
                 "callbacks.rich_progress_bar=null",
                 "baseline_radius=null",
             ],
-            base / model,
+            base / name,
         )
         train(cfg)
-        out[model] = base / model / "checkpoints" / "best.ckpt"
+        out[name] = base / name / "checkpoints" / "best.ckpt"
     return out
 
 
@@ -75,15 +78,22 @@ def evaluated(ckpt: Path, out: Path) -> tuple[Path, np.ndarray]:
 
 
 @pytest.mark.parametrize("model", ["bapst_quick", "glass_mlp"])
-def test_predictions_equal_the_models_and_read_back_with_ase(trained, model, tmp_path):
+def test_predictions_equal_the_models_and_read_back_with_ase(trained, model, tmp_path, caplog):
+    """Species A (the one trained) as glassml-evaluate predicts it; B, whose head no loss
+    trained, is NaN with one log line saying so."""
     import ase.io
 
     path, want = evaluated(trained[model], tmp_path / "eval")
-    (xyz,) = predict(trained[model], path, tmp_path / "pred")
+    with caplog.at_level(logging.INFO, logger="glassml.evaluation.predict"):
+        (xyz,) = predict(trained[model], path, tmp_path / "pred")
+    assert caplog.text.count("species B written as NaN") == 1
     atoms = ase.io.read(xyz, format="extxyz")
     with np.load(path) as f:
         types, md_prop = f["types"], f["md_prop"]
     assert len(atoms) == types.size == 256
+    b = types != 0
+    assert b.any() and np.isnan(atoms.arrays["pred_t00"][b]).all()
+    want = np.where(b[:, None], np.nan, want)
     np.testing.assert_array_equal(atoms.arrays["type"], types)
     cols = sorted(k for k in atoms.arrays if k.startswith(("pred_", "true_")))
     assert cols == ["pred_t00", "pred_t01", "true_t00", "true_t01"]
@@ -94,6 +104,15 @@ def test_predictions_equal_the_models_and_read_back_with_ase(trained, model, tmp
     with np.load(xyz.with_suffix(".npz")) as f:
         np.testing.assert_allclose(f["predictions"], want, rtol=1e-5, atol=1e-6)
     assert xyz.with_suffix(".png").stat().st_size > 10_000
+
+
+def test_every_species_predicted_when_every_species_trained(trained, tmp_path, caplog) -> None:
+    path = trained["data"] / "config_0000.npz"
+    with caplog.at_level(logging.INFO, logger="glassml.evaluation.predict"):
+        (xyz,) = predict(trained["bapst_all_species"], path, tmp_path / "pred")
+    assert "written as NaN" not in caplog.text
+    pred = np.load(xyz.with_suffix(".npz"))["predictions"]
+    assert pred.shape == (256, 2) and np.isfinite(pred).all()
 
 
 def test_every_input_format_gives_the_same_prediction(trained, tmp_path) -> None:

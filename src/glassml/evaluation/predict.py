@@ -9,6 +9,8 @@ kind, neighbour graph and standardised descriptors. Each input gives, in the run
   `true_tXX` when the input holds the target; OVITO and ASE read it directly;
 - `<name>.npz`: the same arrays;
 - `<name>.png`: the map that glassml-evaluate draws (predicted, and true when known).
+Particles of a species no loss trained (not in the run's `dataset.train_species`) get NaN:
+their output head was never fitted, so it predicts nothing.
 Inputs that differ from the training data in dimension or species set are refused, a
 different time grid too (unless check_time_grid=false), as glassml-evaluate does; another
 density or temperature than in training is warned about (transfer).
@@ -33,6 +35,7 @@ from glassml.evaluation.evaluate import (
     load_checkpoint,
     load_module,
     resolve_device,
+    scored_species,
 )
 from glassml.evaluation.report import plot_configuration, save_figure
 from glassml.io import atomic_path, atomic_save_npz
@@ -187,20 +190,26 @@ def check_transfer(info: DataInfo, conf: Configuration, train: dict[str, float],
 
 
 def plot_prediction(
-    conf: Configuration, pred: np.ndarray, truth: np.ndarray | None, info: DataInfo, path: Path
+    conf: Configuration,
+    pred: np.ndarray,
+    truth: np.ndarray | None,
+    info: DataInfo,
+    path: Path,
+    shown: np.ndarray,
 ) -> None:
     """The map of glassml-evaluate (scatter and slab maps) when the truth is known; the
-    predicted slab map alone otherwise."""
+    predicted slab map alone otherwise. Only the particles in ``shown`` (trained species)."""
     t = info.tau_position
     when = f"t = {info.times[t]:.4g}" if info.times is not None else f"index {info.time_indices[t]}"
-    pos = conf.positions["equilibrium"]
+    pos = conf.positions["equilibrium"][shown]
+    pred = pred[shown]
     title = f"{Path(conf.source).name}, {when}"
     if truth is not None:
         plot_configuration(
             pos,
             conf.box,
-            conf.types,
-            truth[:, t],
+            conf.types[shown],
+            truth[shown, t],
             pred[:, t],
             path,
             title,
@@ -278,6 +287,15 @@ def predict_files(cfg: DictConfig) -> list[Path]:
     written = []
     from torch_geometric.data import Batch
 
+    trained = scored_species(run_cfg, info)
+    left = info.species_left_out(trained)
+    if left:
+        log.info(
+            "species %s written as NaN: no loss trained their output (dataset.train_species=%s "
+            "in the checkpoint's config); train with dataset.train_species=all to predict them",
+            ", ".join(left),
+            [info.species_names[s] for s in trained],
+        )
     stems = [p.stem for p in files]
     for path in files:
         conf = read_configuration(path, cfg, run_cfg)
@@ -286,6 +304,8 @@ def predict_files(cfg: DictConfig) -> list[Path]:
         with torch.no_grad():
             batch = Batch.from_data_list([graph]).to(device)
             pred = module.predict_physical(batch).cpu().double().numpy()
+        shown = np.isin(conf.types, trained)
+        pred[~shown] = np.nan
         truth = None
         if info.target in conf.targets:
             truth = conf.targets[info.target][info.time_indices].T
@@ -313,7 +333,7 @@ def predict_files(cfg: DictConfig) -> list[Path]:
             source=np.str_(str(path)),
         )
         if cfg.plot:
-            plot_prediction(conf, pred, truth, info, stem.with_suffix(".png"))
+            plot_prediction(conf, pred, truth, info, stem.with_suffix(".png"), shown)
         log.info("%s -> %s", path, stem.with_suffix(".extxyz"))
         written.append(stem.with_suffix(".extxyz"))
     return written
