@@ -63,6 +63,8 @@ def test_published_pearson_matches_independent_values(published) -> None:
         np.testing.assert_allclose(ours["per_config"], per_cfg, atol=2e-6)
         rep = summary["models"][key]
         assert rep["source"] == "recomputed from the files"
+        # every species of the files is scored, and the report lists exactly those
+        assert rep["train_species"] == sorted(rep["pearson"]["model"]) == ["A", "B"]
         assert set(rep["pearson_ci"]["A"]) == {"pooled", "per_config"}
         assert len(rep["chi4"]["A"]["pred"]) == 10 and rep["spatial"]["A"]["r"]
     # the paper's T = 0.44 curves are attached where the dataset and grid are theirs

@@ -219,6 +219,8 @@ def run_published(cfg: DictConfig) -> dict[str, Any]:
             n_configs=len(files),
             split=split,
             extra={"key": key, "kind": kinds[key], "source": RECOMPUTED},
+            # the stored arrays cover every species in the files, and every one is scored
+            species=np.unique(pred.species).tolist(),
         )
         rep.update(
             analyse(
