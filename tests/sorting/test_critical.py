@@ -259,6 +259,22 @@ def test_export_of_our_tracks_and_cli(tmp_path):
     assert (tr.first > 3).any() and len(small.ids) < len(tr.ids)
     res = critical_size(small, n_boot=10)
     assert res["max_size_threshold"] == pytest.approx(res["committor_critical_size"])
+    # the run's committor of the domains grown from the gas, by a plain loop over its records
+    grown = summary["committor_grown"]
+    keep = (
+        (dom["birth_kind"] == K.BORN_GROWTH)
+        & (dom["birth_time"] >= summary["stationary"]["start_time"])
+        & (dom["final_fate"] != K.ALIVE)
+    )
+    assert 0 < keep.sum() < len(dom["id"])
+    for size, p_n in zip(grown["sizes"], grown["p"], strict=True):
+        through = (
+            keep & (dom["birth_size"] <= size) & (np.minimum(dom["max_size"], p.M_eff) >= size)
+        )
+        if through.any():
+            want = (dom["final_fate"][through] == K.EXTRACTED).mean()
+            assert p_n == pytest.approx(want), size
+    assert res["max_size_threshold"] == pytest.approx(grown["n_half_empirical"], abs=0.75)
     # without merged-away domains, productive = extracted by the domain's own fate
     n_own = export_tracks(run_dir, tmp_path / "own.csv", drop_merged=True)
     own = read_tracks(tmp_path / "own.csv")

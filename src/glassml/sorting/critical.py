@@ -460,6 +460,9 @@ def main(argv: list[str] | None = None) -> None:
         summary = json.loads((args.export / "summary.json").read_text())
         res["run_committor_n_c"] = summary["committor"]["n_c"]
         res["run_committor_n_half"] = summary["committor"]["n_half_empirical"]
+        if "committor_grown" in summary:  # older summaries lack it
+            res["run_committor_grown_n_c"] = summary["committor_grown"]["n_c"]
+            res["run_committor_grown_n_half"] = summary["committor_grown"]["n_half_empirical"]
     out = args.out or args.tracks.parent
     out.mkdir(parents=True, exist_ok=True)
     stem = args.tracks.stem
@@ -490,7 +493,12 @@ def main(argv: list[str] | None = None) -> None:
     if "run_committor_n_c" in res:
         print(
             f"run analysis committor: n_c = {res['run_committor_n_c']:.4g} (fit), "
-            f"{res['run_committor_n_half']:.4g} (1/2 crossing)"
+            f"{res['run_committor_n_half']:.4g} (1/2 crossing), all domains"
+        )
+    if "run_committor_grown_n_c" in res:
+        print(
+            f"run analysis committor: n_c = {res['run_committor_grown_n_c']:.4g} (fit), "
+            f"{res['run_committor_grown_n_half']:.4g} (1/2 crossing), domains grown from the gas"
         )
     print(f"written: {out / (stem + '_critical.json')}, {out / (stem + '_critical.png')}")
 
