@@ -84,7 +84,7 @@ def test_predictions_equal_the_models_and_read_back_with_ase(trained, model, tmp
     import ase.io
 
     path, want = evaluated(trained[model], tmp_path / "eval")
-    with caplog.at_level(logging.INFO, logger="glassml.evaluation.predict"):
+    with caplog.at_level(logging.INFO):
         (xyz,) = predict(trained[model], path, tmp_path / "pred")
     assert caplog.text.count("species B written as NaN") == 1
     atoms = ase.io.read(xyz, format="extxyz")
@@ -108,7 +108,7 @@ def test_predictions_equal_the_models_and_read_back_with_ase(trained, model, tmp
 
 def test_every_species_predicted_when_every_species_trained(trained, tmp_path, caplog) -> None:
     path = trained["data"] / "config_0000.npz"
-    with caplog.at_level(logging.INFO, logger="glassml.evaluation.predict"):
+    with caplog.at_level(logging.INFO):
         (xyz,) = predict(trained["bapst_all_species"], path, tmp_path / "pred")
     assert "written as NaN" not in caplog.text
     pred = np.load(xyz.with_suffix(".npz"))["predictions"]

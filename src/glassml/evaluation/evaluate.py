@@ -167,14 +167,16 @@ def scored_species(run_cfg: DictConfig, info: DataInfo) -> list[int]:
     return species
 
 
-def log_left_out(species: list[int], info: DataInfo) -> list[str]:
-    """One log line naming the species left out of the scores; returns their names."""
+def log_left_out(species: list[int], info: DataInfo, what: str = "not scored") -> list[str]:
+    """One log line naming the species no loss trained and what happens to them (`what`,
+    e.g. "not scored"); returns their names."""
     left = info.species_left_out(species)
     if left:
         log.info(
-            "species %s not scored: no loss trained them (dataset.train_species=%s in the "
-            "checkpoint's config); train with dataset.train_species=all to score every species",
+            "species %s %s: no loss trained them (dataset.train_species=%s in the "
+            "checkpoint's config); train with dataset.train_species=all to include them",
             ", ".join(left),
+            what,
             [info.species_names[s] for s in species],
         )
     return left

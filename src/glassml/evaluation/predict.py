@@ -34,6 +34,7 @@ from glassml.evaluation.evaluate import (
     check_compatible,
     load_checkpoint,
     load_module,
+    log_left_out,
     resolve_device,
     scored_species,
 )
@@ -288,14 +289,7 @@ def predict_files(cfg: DictConfig) -> list[Path]:
     from torch_geometric.data import Batch
 
     trained = scored_species(run_cfg, info)
-    left = info.species_left_out(trained)
-    if left:
-        log.info(
-            "species %s written as NaN: no loss trained their output (dataset.train_species=%s "
-            "in the checkpoint's config); train with dataset.train_species=all to predict them",
-            ", ".join(left),
-            [info.species_names[s] for s in trained],
-        )
+    log_left_out(trained, info, "written as NaN")
     stems = [p.stem for p in files]
     for path in files:
         conf = read_configuration(path, cfg, run_cfg)
