@@ -31,7 +31,7 @@ from glassml.data.io import DatasetError
 from glassml.data.trajectory import FORMATS, Frame, TrajectoryError, read_frames
 from glassml.io import atomic_save_npz, atomic_write_text
 from glassml.resume import check_same_settings, npz_complete
-from glassml.simulate.config import BondBreakingSpec, FireSpec
+from glassml.simulate.config import BondBreakingSpec, FireSpec, PotentialSpec
 from glassml.specs import build_spec
 
 log = logging.getLogger(__name__)
@@ -53,18 +53,12 @@ class UnwrapSpec:
 
 
 @dataclass(frozen=True)
-class PotentialSpec:
-    name: str = "kob_andersen"
-    epsilon: list = field(default_factory=lambda: [[1.0, 1.5], [1.5, 0.5]])
-    sigma: list = field(default_factory=lambda: [[1.0, 0.8], [0.8, 0.88]])
-    cutoff: float = 2.5
-
-
-@dataclass(frozen=True)
 class ImportSpec:
     root: str
     output_dir: str
     types: dict
+    # the pair potential glassml-simulate takes; its values live in conf/import/lammps.yaml
+    potential: PotentialSpec
     name: str = "import"
     format: str = "auto"
     configs: str = "*"
@@ -78,7 +72,6 @@ class ImportSpec:
     unwrap: UnwrapSpec = field(default_factory=UnwrapSpec)
     temperature: float | None = None
     tau_alpha: float | None = None
-    potential: PotentialSpec = field(default_factory=PotentialSpec)
     cage_radius: float = 1.45
     cage_time: float = 1.0
     bond_breaking: BondBreakingSpec = field(default_factory=BondBreakingSpec)
