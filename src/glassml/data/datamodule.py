@@ -76,6 +76,11 @@ class DataInfo:
     def num_targets(self) -> int:
         return len(self.time_indices)
 
+    @property
+    def trained_species(self) -> list[int]:
+        """The species a loss fits, sorted, once each: the only outputs worth scoring."""
+        return sorted(set(self.train_species))
+
     def species_left_out(self, species: list[int]) -> list[str]:
         """Names of the species not in ``species`` (e.g. those no loss trains)."""
         return [self.species_names[s] for s in range(self.num_species) if s not in species]

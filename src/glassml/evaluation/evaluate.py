@@ -143,30 +143,6 @@ def load_module(ckpt: dict[str, Any], run_cfg: DictConfig, info: DataInfo, devic
     return module.to(device).eval()
 
 
-def scored_species(run_cfg: DictConfig, info: DataInfo) -> list[int]:
-    """The species a loss trained: `dataset.train_species` of the run's recorded config
-    ("all" = every species of the mixture). The other heads predict nothing, so they
-    are not scored."""
-    recorded = run_cfg.get("dataset", {}).get("train_species")
-    if recorded is None:  # checkpoints from before the key existed: their data info
-        return sorted(set(info.train_species))
-    if isinstance(recorded, str):
-        if recorded != "all":
-            raise CheckpointError(
-                f"the checkpoint's dataset.train_species={recorded!r}: expected a list of "
-                "species indices or 'all'"
-            )
-        return list(range(info.num_species))
-    species = sorted({int(s) for s in recorded})
-    bad = [s for s in species if not 0 <= s < info.num_species]
-    if bad:
-        raise CheckpointError(
-            f"the checkpoint's dataset.train_species={species} holds {bad}, outside the "
-            f"{info.num_species} species it was trained with"
-        )
-    return species
-
-
 def log_left_out(species: list[int], info: DataInfo, what: str = "not scored") -> list[str]:
     """One log line naming the species no loss trained and what happens to them (`what`,
     e.g. "not scored"); returns their names."""
@@ -189,19 +165,13 @@ def resolve_device(device: str) -> str:
 
 
 def predict(
-    module: PropensityModule,
-    dm: GlassDataModule,
-    split: str,
-    device: str,
-    species: list[int] | None = None,
+    module: PropensityModule, dm: GlassDataModule, split: str, device: str
 ) -> tuple[Predictions, dict]:
     """Physical-unit predictions and targets of a split (every particle), and the streaming
-    Pearson scores of `species` (default: the module's trained species)."""
+    Pearson scores of the species the module was trained on."""
     assert dm.info is not None
     info = module.info
-    if species is None:
-        species = sorted(set(info.train_species))
-    metric = SpeciesPearson(species, info.num_targets)
+    metric = SpeciesPearson(info.trained_species, info.num_targets)
     preds, truths, kinds, cfg_index, positions = [], [], [], [], []
     with torch.no_grad():
         for batch in dm._loader(split, shuffle=False):
@@ -263,10 +233,10 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
         raise ValueError(f"the dataset has no '{split}' configurations")
     log.info(dm.describe())
 
-    species = scored_species(run_cfg, info)
+    species = info.trained_species
     left_out = log_left_out(species, info)
     module = load_module(ckpt, run_cfg, info, resolve_device(cfg.device))
-    pred, scores = predict(module, dm, split, resolve_device(cfg.device), species)
+    pred, scores = predict(module, dm, split, resolve_device(cfg.device))
     baseline = None
     if cfg.get("baseline_radius"):
         baseline = local_density_baseline(

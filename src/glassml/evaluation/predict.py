@@ -36,7 +36,6 @@ from glassml.evaluation.evaluate import (
     load_module,
     log_left_out,
     resolve_device,
-    scored_species,
 )
 from glassml.evaluation.report import plot_configuration, save_figure
 from glassml.io import atomic_path, atomic_save_npz
@@ -288,7 +287,7 @@ def predict_files(cfg: DictConfig) -> list[Path]:
     written = []
     from torch_geometric.data import Batch
 
-    trained = scored_species(run_cfg, info)
+    trained = info.trained_species
     log_left_out(trained, info, "written as NaN")
     stems = [p.stem for p in files]
     for path in files:

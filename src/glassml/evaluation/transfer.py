@@ -24,7 +24,6 @@ from glassml.evaluation.evaluate import (
     load_module,
     predict,
     resolve_device,
-    scored_species,
 )
 from glassml.evaluation.leaderboard import model_label
 from glassml.evaluation.markdown import fmt, table
@@ -108,7 +107,7 @@ def transfer_matrix(
             dm = build_datamodule(ds, info, batch_size, train_dataset_cfg=run_cfg.dataset)
             if len(dm.datasets["test"]) == 0:
                 raise ValueError(f"dataset {cols[j]} has no test configurations")
-            _, scores = predict(module, dm, "test", device, scored_species(run_cfg, info))
+            _, scores = predict(module, dm, "test", device)
             if ("pooled", species) not in scores:
                 log.warning(
                     "%s: species %s was not trained (dataset.train_species); its row stays "

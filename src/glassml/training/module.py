@@ -84,7 +84,7 @@ class PropensityModule(pl.LightningModule):
         self.register_buffer("target_mean", torch.tensor(info.target_mean, dtype=torch.float32))
         self.register_buffer("target_std", torch.tensor(info.target_std, dtype=torch.float32))
         # metrics only for the species a loss trains: the other outputs predict nothing
-        species = sorted(set(info.train_species))
+        species = info.trained_species
         untrained = info.species_left_out(species)
         if untrained:
             log.info(
