@@ -9,8 +9,7 @@ from scipy.special import gammainc
 
 from glassml.features import FeatureSpecError, compute_descriptors, parse_specs
 from glassml.features.energy import particle_energies, table_from_simulator_config
-from glassml.features.physics_inspired import tail_radius
-from glassml.features.structure import Structure
+from glassml.features.structure import Structure, tail_radius
 from glassml.features.voronoi import voronoi_cells
 
 

@@ -24,7 +24,7 @@ from scipy import sparse
 
 from glassml.features.energy import particle_energies, resolve_table
 from glassml.features.spec import PhysicsInspiredSpec
-from glassml.features.structure import Structure, _fmt, capped_radius, tail_radius
+from glassml.features.structure import Structure, _fmt, capped_radius
 from glassml.features.voronoi import voronoi_cells
 
 #: the four observables, in column order within each (L, channel) block
@@ -34,12 +34,8 @@ OBSERVABLES = ("rho", "epot", "cell", "epot_var")
 def sum_radius(st: Structure, spec: PhysicsInspiredSpec, length: float) -> float:
     """Pair radius of the sums at length L: the tail radius of exp(-r/L) at
     `neglected_weight` (or `cutoff`), at most half the smallest box edge."""
-    wanted = (
-        spec.cutoff
-        if spec.cutoff is not None
-        else tail_radius(length, st.dim, spec.neglected_weight, "exp")
-    )
-    return capped_radius(st, float(wanted), f"physics_inspired, L = {length:g}")
+    wanted = spec.wanted_radius(length, st.dim)
+    return capped_radius(st, wanted, f"physics_inspired, L = {length:g}")
 
 
 def physics_inspired(st: Structure, spec: PhysicsInspiredSpec) -> tuple[np.ndarray, list[str]]:

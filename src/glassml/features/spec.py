@@ -150,12 +150,17 @@ class PhysicsInspiredSpec(BaseSpec):
     cutoff: float | None = None
     potential: str | Mapping[str, Any] | None = "ka3d"
 
+    def wanted_radius(self, length: float, dim: int) -> float:
+        """Pair radius of the sums at length L before the half-box cap."""
+        if self.cutoff is not None:
+            return float(self.cutoff)
+        return tail_radius(length, dim, self.neglected_weight, "exp")
+
     def radius(self, dim: int = 3, half_box: float = math.inf) -> float:
         length = max(self.lengths, default=0.0)
         if not length > 0:
             return 0.0
-        wanted = self.cutoff or tail_radius(length, dim, self.neglected_weight, "exp")
-        return min(float(wanted), half_box)
+        return min(self.wanted_radius(length, dim), half_box)
 
 
 SPEC_CLASSES: dict[str, type[BaseSpec]] = {

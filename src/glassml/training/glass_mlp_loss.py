@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 from torch_geometric.data import Batch
 
-from glassml.features.physics_inspired import tail_radius
+from glassml.features.structure import NEGLECTED_WEIGHT, half_box, tail_radius
 
 #: rows of the dense pair block handled at once (bounds memory at ~ ROWS * N floats)
 ROWS = 2048
@@ -27,7 +27,7 @@ def coarse_grain_field(
     values: torch.Tensor, pos: torch.Tensor, box: torch.Tensor, length: float
 ) -> torch.Tensor:
     """exp(-r/L)-weighted means [n, T] of `values` [n, T] at positions [n, d] in `box` [d]."""
-    radius = min(tail_radius(length, pos.shape[1], 0.01), 0.5 * float(box.min()) * (1 - 1e-9))
+    radius = min(tail_radius(length, pos.shape[1], NEGLECTED_WEIGHT), half_box(box.cpu().numpy()))
     out = []
     for start in range(0, pos.shape[0], ROWS):
         d = pos[start : start + ROWS, None, :] - pos[None, :, :]
