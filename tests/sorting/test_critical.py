@@ -214,6 +214,22 @@ def test_clear_errors(tmp_path, header, rows, match):
     assert "bad.csv" in str(err.value)
 
 
+def test_blank_lines_are_skipped_and_short_rows_named(tmp_path):
+    """The reader streams rows: blank lines are not rows; a row missing its values is an
+    error naming its line."""
+    plain = read_tracks(hand_made(tmp_path / "plain.csv"))
+    text = (tmp_path / "plain.csv").read_text().splitlines()
+    gappy = tmp_path / "gappy.csv"
+    gappy.write_text("\n".join([text[0], "", *text[1:3], "", *text[3:]]) + "\n")
+    got = read_tracks(gappy)
+    for key in ("ids", "first", "largest", "productive", "sizes"):
+        np.testing.assert_array_equal(getattr(got, key), getattr(plain, key))
+    short = tmp_path / "short.csv"
+    short.write_text("\n".join([*text[:3], "c0,1.5", *text[3:]]) + "\n")
+    with pytest.raises(TrackError, match=r"short\.csv, line 4: t and size must be numbers"):
+        read_tracks(short)
+
+
 def test_cli_reports_missing_file(tmp_path):
     with pytest.raises(SystemExit, match="no such file"):
         main([str(tmp_path / "none.csv")])

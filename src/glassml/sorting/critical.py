@@ -86,68 +86,94 @@ class Tracks:
     sizes: np.ndarray
 
 
+@dataclass
+class _TrackSoFar:
+    """What reading a track's rows keeps: enough for the checks and for `Tracks`."""
+
+    last_t: float
+    first: float
+    largest: float
+    fate: str
+    points: int = 1
+    unsorted: bool = False
+    mixed: bool = False
+
+
 def read_tracks(path: str | Path) -> Tracks:
-    """Read and check a tracks CSV; every problem is reported with the file and the tracks."""
+    """Read and check a tracks CSV; every problem is reported with the file and the tracks.
+    Rows are streamed: memory grows with the number of tracks, not of rows."""
     path = Path(path)
     if not path.is_file():
         raise TrackError(f"{path}: no such file")
+    tracks: dict[str, _TrackSoFar] = {}
+    sizes: set[float] = set()
     with path.open(newline="") as fh:
-        reader = csv.DictReader(fh)
-        header = [h.strip() for h in (reader.fieldnames or [])]
+        reader = csv.reader(fh)
+        header = [h.strip() for h in next(reader, [])]
         missing = [c for c in COLUMNS if c not in header]
         if missing:
             raise TrackError(
                 f"{path}: missing column(s) {missing}; expected columns {list(COLUMNS)} "
                 f"(found {header})"
             )
-        rows = [{k.strip(): v for k, v in r.items() if k is not None} for r in reader]
-    if not rows:
+        col = {c: header.index(c) for c in COLUMNS}
+        width = max(col.values()) + 1
+        for line, row in enumerate(reader, start=2):
+            if not row:  # blank line
+                continue
+            row = row + [None] * (width - len(row))  # short rows: missing values
+            try:
+                t, size = float(row[col["t"]]), float(row[col["size"]])
+            except (TypeError, ValueError) as err:
+                raise TrackError(f"{path}, line {line}: t and size must be numbers") from err
+            if not (np.isfinite(t) and np.isfinite(size)):
+                raise TrackError(
+                    f"{path}, line {line}: t and size must be finite (got {t}, {size})"
+                )
+            fate = (row[col["fate"]] or "").strip().lower()
+            if fate not in FATES:
+                raise TrackError(
+                    f"{path}, line {line}: fate {row[col['fate']]!r}; expected one of "
+                    f"{sorted(FATES)}"
+                )
+            sizes.add(size)
+            key = (row[col["track_id"]] or "").strip()
+            tr = tracks.get(key)
+            if tr is None:
+                tracks[key] = _TrackSoFar(t, size, size, fate)
+                continue
+            tr.unsorted |= t <= tr.last_t
+            tr.mixed |= fate != tr.fate
+            tr.last_t, tr.largest, tr.points = t, max(tr.largest, size), tr.points + 1
+    if not tracks:
         raise TrackError(f"{path}: no rows")
-    by_track: dict[str, list[tuple[float, float, str]]] = {}
-    for line, r in enumerate(rows, start=2):
-        try:
-            t, size = float(r["t"]), float(r["size"])
-        except (TypeError, ValueError) as err:
-            raise TrackError(f"{path}, line {line}: t and size must be numbers") from err
-        if not (np.isfinite(t) and np.isfinite(size)):
-            raise TrackError(f"{path}, line {line}: t and size must be finite (got {t}, {size})")
-        fate = (r["fate"] or "").strip().lower()
-        if fate not in FATES:
-            raise TrackError(
-                f"{path}, line {line}: fate {r['fate']!r}; expected one of {sorted(FATES)}"
-            )
-        by_track.setdefault(r["track_id"].strip(), []).append((t, size, fate))
-    unsorted = [
-        k for k, v in by_track.items() if any(b[0] <= a[0] for a, b in zip(v, v[1:], strict=False))
-    ]
+    unsorted = [k for k, v in tracks.items() if v.unsorted]
     if unsorted:
         raise TrackError(
             f"{path}: rows of {len(unsorted)} track(s) are not in strictly increasing t "
             f"(first: {unsorted[:5]}); sort each track by time"
         )
-    short = [k for k, v in by_track.items() if len(v) < 2]
+    short = [k for k, v in tracks.items() if v.points < 2]
     if short:
         raise TrackError(
             f"{path}: {len(short)} track(s) have a single point (first: {short[:5]}); a track "
             "needs at least two frames"
         )
-    mixed = [k for k, v in by_track.items() if len({f for _, _, f in v}) > 1]
+    mixed = [k for k, v in tracks.items() if v.mixed]
     if mixed:
         raise TrackError(
             f"{path}: the fate changes within {len(mixed)} track(s) (first: {mixed[:5]}); give "
             "each track one fate"
         )
-    ids = np.array(list(by_track))
-    sizes = [np.array([s for _, s, _ in v]) for v in by_track.values()]
-    prod = np.array([FATES[v[0][2]] for v in by_track.values()])
+    prod = np.array([FATES[v.fate] for v in tracks.values()])
     if prod.all() or not prod.any():
         raise TrackError(f"{path}: all tracks have the same fate; need both classes")
     return Tracks(
-        ids=ids,
-        first=np.array([s[0] for s in sizes]),
-        largest=np.array([s.max() for s in sizes]),
+        ids=np.array(list(tracks)),
+        first=np.array([v.first for v in tracks.values()]),
+        largest=np.array([v.largest for v in tracks.values()]),
         productive=prod,
-        sizes=np.unique(np.concatenate(sizes)),
+        sizes=np.array(sorted(sizes)),
     )
 
 
@@ -175,23 +201,33 @@ def thresholds(tr: Tracks, max_points: int = 400) -> np.ndarray:
     return np.unique(np.quantile(values, np.linspace(0, 1, max_points)))
 
 
+def _count_at_least(values: np.ndarray, grid: np.ndarray, strict: bool = False) -> np.ndarray:
+    """#{v >= g} (``strict``: #{v > g}) for each g in grid, by binary search on the sorted
+    values: no [thresholds x tracks] table (hundreds of MB per bootstrap sample)."""
+    v = np.sort(values)
+    return len(v) - np.searchsorted(v, grid, side="right" if strict else "left")
+
+
+def _fraction(hits: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return np.where(count > 0, hits / np.maximum(count, 1), np.nan), count
+
+
 def committor_curve(tr: Tracks, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """P(productive | the track passed through n) and the number of such tracks, for n in grid."""
-    through = (tr.first[None, :] <= grid[:, None]) & (tr.largest[None, :] >= grid[:, None])
-    count = through.sum(axis=1)
-    hits = (through & tr.productive[None, :]).sum(axis=1)
-    p = np.where(count > 0, hits / np.maximum(count, 1), np.nan)
-    return p, count
+    """P(productive | the track passed through n) and the number of such tracks, for n in grid.
+    first <= largest, so #{first <= n <= largest} = #{largest >= n} - #{first > n}."""
+
+    def through(m: np.ndarray) -> np.ndarray:
+        return _count_at_least(tr.largest[m], grid) - _count_at_least(tr.first[m], grid, True)
+
+    return _fraction(through(tr.productive), through(np.ones_like(tr.productive)))
 
 
 def max_size_curve(tr: Tracks, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """P(productive | the track's largest size >= m) and the number of such tracks, for m in
     grid: what the fates and the largest sizes alone tell."""
-    reached = tr.largest[None, :] >= grid[:, None]
-    count = reached.sum(axis=1)
-    hits = (reached & tr.productive[None, :]).sum(axis=1)
-    p = np.where(count > 0, hits / np.maximum(count, 1), np.nan)
-    return p, count
+    return _fraction(
+        _count_at_least(tr.largest[tr.productive], grid), _count_at_least(tr.largest, grid)
+    )
 
 
 def crossing(grid: np.ndarray, p: np.ndarray, level: float = 0.5) -> float:
@@ -205,13 +241,20 @@ def crossing(grid: np.ndarray, p: np.ndarray, level: float = 0.5) -> float:
     return float(x[k - 1] + (level - y[k - 1]) / (y[k] - y[k - 1]) * (x[k] - x[k - 1]))
 
 
+def _calls(tr: Tracks, grid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """How many productive and unproductive tracks the rule "largest >= s" calls productive,
+    for each s in grid."""
+    return (
+        _count_at_least(tr.largest[tr.productive], grid),
+        _count_at_least(tr.largest[~tr.productive], grid),
+    )
+
+
 def youden_threshold(tr: Tracks, grid: np.ndarray) -> tuple[float, float]:
     """Separation diagnostic: the max-size threshold with the largest TPR - FPR (smallest one
     on ties), and J there."""
-    call = tr.largest[None, :] >= grid[:, None]
-    tpr = call[:, tr.productive].mean(axis=1)
-    fpr = call[:, ~tr.productive].mean(axis=1)
-    j = tpr - fpr
+    true_pos, false_pos = _calls(tr, grid)
+    j = true_pos / tr.productive.sum() - false_pos / (~tr.productive).sum()
     k = int(np.argmax(j))
     return float(grid[k]), float(j[k])
 
@@ -219,8 +262,8 @@ def youden_threshold(tr: Tracks, grid: np.ndarray) -> tuple[float, float]:
 def min_error_threshold(tr: Tracks, grid: np.ndarray) -> float:
     """Separation diagnostic: the max-size threshold that misclassifies the fewest tracks
     (smallest one on ties)."""
-    call = tr.largest[None, :] >= grid[:, None]
-    wrong = call[:, ~tr.productive].sum(axis=1) + (~call[:, tr.productive]).sum(axis=1)
+    true_pos, false_pos = _calls(tr, grid)
+    wrong = false_pos + (tr.productive.sum() - true_pos)
     return float(grid[int(np.argmin(wrong))])
 
 
