@@ -42,6 +42,10 @@ CASES: list[tuple[str, list[dict]]] = [
     ("radial G(r; A/B), 23 shells 0.8..3.0", [{"name": "radial", "species": "each"}]),
     ("s2 (r_max=5, sigma=0.15)", [{"name": "s2"}]),
     ("physics_inspired (GlassMLP, L=0..5, half box)", [{"name": "physics_inspired"}]),
+    (
+        "physics_inspired, standard Voronoi cells",
+        [{"name": "physics_inspired", "voronoi": "standard"}],
+    ),
 ]
 
 

@@ -2,7 +2,8 @@
 
 For every particle i, neighbour channel beta (each species, then all species) and
 coarse-graining length L, with w_ij = exp(-r_ij / L) and the particle itself counted with
-weight 1 when it belongs to beta (the definition partycls implements as
+weight 1 when it belongs to beta (the definitions of the authors' code,
+GerhardJung/StructDynGlass `struct_ml.cpp`, which partycls implements as
 `PhysicsInspiredDescriptor`):
 
     rho_i   = sum_{j in beta} w_ij                           (coarse-grained density)
@@ -11,14 +12,16 @@ weight 1 when it belongs to beta (the definition partycls implements as
     VarE_i  = sum_{j in beta} w_ij (E_j - E_i)^2 / rho_i     (local energy variance)
 
 The cell C_j is the surface of particle j's radical (power) Voronoi cell with radii per
-species (0.5, 0.44, 0.47 by default), as in the authors' code (GerhardJung/StructDynGlass,
-`calc_voronoi`); `voronoi: standard` takes plain Voronoi cells instead.
+species (0.5, 0.44, 0.47 by default), as in the authors' code (`calc_voronoi`);
+`voronoi: standard` takes plain Voronoi cells instead.
 
 L = 0 keeps only the particle itself (its raw values, or zeros when it is not in beta).
-A channel with no particle in reach gives zeros, as in partycls. The sums run over every
-pair closer than the radius where the kernel's neglected weight falls below
-`neglected_weight` (the tail of r^(d-1) exp(-r/L) beyond R), capped at half the smallest
-box edge (minimum image; partycls' default cut-off); `cutoff` fixes R instead.
+A channel with no particle in reach gives zeros. The sums run over every pair closer
+than the radius where the kernel's neglected weight falls below `neglected_weight` (the
+tail of r^(d-1) exp(-r/L) beyond R), capped at half the smallest box edge (minimum
+image; partycls' default cut-off); `cutoff` fixes R instead. The authors' code sums over
+every minimum-image pair instead (docs/descriptors.md lists this and the other
+differences).
 """
 
 from __future__ import annotations
