@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numba
 import numpy as np
-import yaml
+from omegaconf import OmegaConf
 
 from glassml.data.io import NpzReader, list_files
 from glassml.features import compute_descriptors, parse_specs
@@ -42,6 +42,10 @@ CASES: list[tuple[str, list[dict]]] = [
     ("radial G(r; A/B), 23 shells 0.8..3.0", [{"name": "radial", "species": "each"}]),
     ("s2 (r_max=5, sigma=0.15)", [{"name": "s2"}]),
     ("physics_inspired (GlassMLP, L=0..5, half box)", [{"name": "physics_inspired"}]),
+    (
+        "physics_inspired, standard Voronoi cells",
+        [{"name": "physics_inspired", "voronoi": "standard"}],
+    ),
 ]
 
 
@@ -117,7 +121,8 @@ def main() -> None:
         )
         print(f"  {label:<46} {results[label]:9.1f} ms")
     conf = Path(__file__).resolve().parents[1] / "conf" / "features" / "glass_mlp.yaml"
-    specs = parse_specs(yaml.safe_load(conf.read_text())["node_features"])
+    # resolved as Hydra would, without a dataset: its potential defaults to ka3d
+    specs = parse_specs(OmegaConf.to_container(OmegaConf.load(conf).node_features, resolve=True))
     n_cols = compute_descriptors(positions, types, box, 2, specs)[0].shape[1]
     label = f"features=glass_mlp ({n_cols} columns, shared pair list)"
     results[label] = best_ms(

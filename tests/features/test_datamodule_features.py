@@ -115,3 +115,18 @@ def test_gnn_takes_descriptors_as_extra_inputs(root, tmp_path) -> None:
     assert report["pearson"]["model"]["A"]["pooled"]
     resolved = (tmp_path / "config_resolved.yaml").read_text()
     assert "name: physics_inspired" in resolved  # the specs are part of the run's config
+
+
+def test_constant_descriptor_columns_become_zero(root, tmp_path) -> None:
+    """GlassMLP's L = 0 density of all species (1) and L = 0 variances (0) are the same
+    for every particle: standardised, they are 0, not NaN (std taken as 1)."""
+    spec = {"name": "physics_inspired", "lengths": [0.0, 1.0]}
+    dm = GlassDataModule(root=str(root), node_features=[spec], cache_dir=str(tmp_path))
+    dm.setup()
+    names = dm.info.node_feature_names
+    constant = [names.index(f"phys_{obs}_L0_all") for obs in ("rho", "epot_var")]
+    for split in ("train", "test"):
+        x = torch.cat([g.node_features for g in dm.datasets[split].graphs])
+        assert torch.isfinite(x).all()
+        assert torch.equal(x[:, constant], torch.zeros(len(x), 2))
+    assert [dm.info.node_feature_std[k] for k in constant] == [1.0, 1.0]

@@ -10,7 +10,7 @@ from scipy.special import gammainc
 from glassml.features import FeatureSpecError, compute_descriptors, parse_specs
 from glassml.features.energy import particle_energies, table_from_simulator_config
 from glassml.features.structure import Structure, tail_radius
-from glassml.features.voronoi import voronoi_cells
+from glassml.features.voronoi import radical_cells, voronoi_cells
 
 
 def brute_force(pos, types, box, energy, cell, length, radius, species):
@@ -39,7 +39,7 @@ def brute_force(pos, types, box, energy, cell, length, radius, species):
 def _inputs(pos, types, box):
     st = Structure(np.mod(pos, box), types, np.asarray(box, float), 2)
     energy = particle_energies(st, table_from_simulator_config("ka3d"))
-    return energy, voronoi_cells(st)[1]
+    return energy, radical_cells(st, [0.5, 0.44])[1]  # the authors' radii (A, B)
 
 
 @pytest.mark.parametrize("cutoff", [None, 1.7])
@@ -99,10 +99,40 @@ def test_channels_and_self_term(ka3d) -> None:
     assert rho[:, 5].mean() == pytest.approx(ideal, rel=0.03)
 
 
+@pytest.mark.parametrize("dim", [3, 2])
+def test_cell_column_uses_the_radical_cells(dim, liquid2d, liquid3d_small) -> None:
+    """L = 0, all species: the cell column is the particle's radical cell surface with
+    radii (0.5, 0.44), which is not its standard Voronoi surface; `voronoi: standard`
+    gives the latter."""
+    pos, types, box = liquid3d_small if dim == 3 else liquid2d
+    st = Structure(pos, types, box, 2)
+    radical = radical_cells(st, [0.5, 0.44])[1]
+    standard = voronoi_cells(st)[1]
+    spec = {"name": "physics_inspired", "lengths": [0.0], "species": "all"}
+    for mode, expect in (("radical", radical), ("standard", standard)):
+        specs = parse_specs([{**spec, "voronoi": mode}])
+        values, names = compute_descriptors({"inherent": pos}, types, box, 2, specs)
+        assert names[2] == "phys_cell_L0_all"
+        np.testing.assert_allclose(values[:, 2], expect, rtol=1e-12)
+    # the larger A particles gain surface, the smaller B lose it
+    assert np.mean(radical[types == 0] - standard[types == 0]) > 0
+    assert np.mean(radical[types == 1] - standard[types == 1]) < 0
+
+
+def test_missing_radius_names_the_key(liquid3d_small) -> None:
+    pos, types, box = liquid3d_small
+    specs = parse_specs([{"name": "physics_inspired", "voronoi_radii": [0.5]}])
+    with pytest.raises(FeatureSpecError, match=r"voronoi_radii=\[0\.5\].*species \[1\]"):
+        compute_descriptors({"inherent": pos}, types, box, 2, specs)
+
+
 @pytest.mark.parametrize(
     ("option", "message"),
     [
         ({"lengths": [-1.0]}, "lengths"),
+        ({"voronoi": "laguerre"}, r"\.voronoi='laguerre'.*radical"),
+        ({"voronoi_radii": [0.5, 0.0]}, r"\.voronoi_radii=\[0\.5, 0\.0\]: every radius"),
+        ({"voronoi_radii": "big"}, r"\.voronoi_radii: expected a list of numbers"),
         ({"lengths": []}, "lengths"),
         ({"truncate": 3.0}, "truncate"),
         ({"kernel": "gaussian"}, "kernel"),

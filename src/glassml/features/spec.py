@@ -18,6 +18,9 @@ POSITIONS = ("equilibrium", "inherent", "cage")
 KERNELS = ("exp", "gaussian")
 #: Neighbour-species channels: one per species, species-blind, or both.
 SPECIES_MODES = ("each", "all", "both")
+#: Tessellations of GlassMLP's cell observable: power diagram with radii per species, or
+#: plain Voronoi (glassml.features.voronoi)
+VORONOI_MODES = ("radical", "standard")
 L_RANGE = (2, 12)
 
 
@@ -143,12 +146,16 @@ class PhysicsInspiredSpec(BaseSpec):
     reach the radius beyond which the kernel's neglected weight is below
     `neglected_weight` (capped at half the box), or `cutoff` when given. potential: as
     for `energy`. kernel and truncate do not apply (the kernel is exp(-r/L)).
+    voronoi: `radical` cells (power diagram, particle radius `voronoi_radii[species]`,
+    as the authors' code) or `standard` Voronoi cells (`voronoi_radii` unused).
     """
 
     lengths: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
     neglected_weight: float = 0.01
     cutoff: float | None = None
     potential: str | Mapping[str, Any] | None = "ka3d"
+    voronoi: str = "radical"
+    voronoi_radii: tuple[float, ...] = (0.5, 0.44, 0.47)
 
     def wanted_radius(self, length: float, dim: int) -> float:
         """Pair radius of the sums at length L before the half-box cap."""
@@ -216,8 +223,9 @@ def parse_spec(item: Any, key: str) -> BaseSpec:
             f"valid: {sorted(set(fields) - {'name'})}"
         )
     kwargs: dict[str, Any] = dict(item)
-    if "lengths" in kwargs:
-        kwargs["lengths"] = _float_tuple(f"{key}.lengths", kwargs["lengths"] or [])
+    for attr in ("lengths", "voronoi_radii"):
+        if attr in kwargs:
+            kwargs[attr] = _float_tuple(f"{key}.{attr}", kwargs[attr] or [])
     if "l" in kwargs:
         ls = kwargs["l"]
         ls = [ls] if isinstance(ls, int) else list(ls)
@@ -281,6 +289,14 @@ def _validate_physics_inspired(spec: PhysicsInspiredSpec, key: str) -> None:
         raise FeatureSpecError(f"{key}.neglected_weight={spec.neglected_weight}: must be in (0, 1)")
     if spec.cutoff is not None and not float(spec.cutoff) > 0:
         raise FeatureSpecError(f"{key}.cutoff={spec.cutoff}: must be > 0 (or null)")
+    if spec.voronoi not in VORONOI_MODES:
+        raise FeatureSpecError(
+            f"{key}.voronoi={spec.voronoi!r}: expected one of {list(VORONOI_MODES)}"
+        )
+    if any(not r > 0 for r in spec.voronoi_radii):
+        raise FeatureSpecError(
+            f"{key}.voronoi_radii={list(spec.voronoi_radii)}: every radius must be > 0"
+        )
     default = PhysicsInspiredSpec()
     for attr in ("kernel", "truncate"):
         if getattr(spec, attr) != getattr(default, attr):
