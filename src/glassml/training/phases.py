@@ -205,13 +205,17 @@ class TrainingPhases(pl.Callback):
             for group in opt.param_groups:
                 group["lr"] = phase.lr
         pl_module.use_correlation_terms = phase.correlation
+        loss = "free (per-particle term only)"
+        if phase.correlation:
+            has_terms = getattr(pl_module, "terms", True) is not None
+            loss = "full" if has_terms else "the same (the model has no correlation terms)"
         log.info(
             "training phase %d/%d%s: lr %g, %s loss, %s epochs%s",
             self.phase + 1,
             len(self.phases),
             "" if fresh else f" (resumed at epoch {self.epoch_in_phase})",
             phase.lr,
-            "full" if phase.correlation else "free (per-particle term only)",
+            loss,
             phase.epochs if phase.patience is None else f"up to {phase.epochs}",
             ""
             if phase.patience is None
