@@ -174,3 +174,50 @@ def test_bad_phases_and_settings() -> None:
         _trainer([TrainingPhases(PHASES)], max_epochs=5).fit(Toy())
     with pytest.raises(ValueError, match="check_val_every_n_epoch=1"):
         _trainer([TrainingPhases(PHASES)], check_val_every_n_epoch=2).fit(Toy())
+
+
+class StopAfter(pl.Callback):
+    """Stop a glassml-train run after epoch `epoch` (as an interrupted job)."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer, module) -> None:
+        if trainer.current_epoch == self.epoch:
+            trainer.should_stop = True
+
+
+def test_glassml_train_resumes_a_phase_from_last_ckpt(synthetic_roots, tmp_path) -> None:
+    """ckpt_path=last (read with the weights-only loader) continues phase 2 where it was."""
+    from glassml.training.train import train
+
+    from ..hydra_helpers import compose_config
+
+    run = [
+        "experiment=sample_glass_mlp",
+        "dataset=generated",
+        f"dataset.root={synthetic_roots['native']}",
+        "logger=csv",
+        "callbacks.rich_progress_bar=null",
+        "callbacks.model_summary=null",
+        "trainer.deterministic=true",
+        "test=false",
+        "callbacks.training_phases.phases=[{epochs:2,lr:1e-3,correlation:false,patience:null},"
+        "{epochs:3,lr:1e-3,correlation:true,patience:null}]",
+    ]
+    train(compose_config("train", run, tmp_path / "whole"))
+    stop = [
+        "+callbacks.stop._target_=tests.training.test_phases.StopAfter",
+        "+callbacks.stop.epoch=2",
+    ]
+    train(compose_config("train", [*run, *stop], tmp_path / "cut"))
+    last = tmp_path / "cut" / "checkpoints" / "last.ckpt"
+    state = torch.load(last, weights_only=True)
+    phases = next(v for k, v in state["callbacks"].items() if "TrainingPhases" in k)
+    assert (state["epoch"], phases["phase"], phases["epoch_in_phase"]) == (2, 1, 1)
+    train(compose_config("train", [*run, "ckpt_path=last"], tmp_path / "cut"))
+    whole = torch.load(tmp_path / "whole" / "checkpoints" / "last.ckpt", weights_only=True)
+    resumed = torch.load(last, weights_only=True)
+    assert resumed["epoch"] == whole["epoch"] == 4
+    for k, v in whole["state_dict"].items():
+        torch.testing.assert_close(resumed["state_dict"][k], v)
