@@ -5,6 +5,7 @@ through glassml-train with the authors' phases."""
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -235,7 +236,7 @@ def test_loss_settings_are_checked() -> None:
         _terms(variance_weight=-1.0)
 
 
-def test_module_losses() -> None:
+def test_module_losses(caplog) -> None:
     info = DataInfo(
         3, 2, [0, 1, 2], None, 1, [0.3, 0.45, 0.6], [0.1, 0.05, 0.2], [0, 1], num_node_features=7
     )
@@ -258,6 +259,10 @@ def test_module_losses() -> None:
     info2d = DataInfo(2, 2, [0], None, 0, [0.0], [1.0], [0], num_node_features=7)
     two = PropensityModule(GlassMLP, torch.optim.Adam, info2d, loss="mae", correlation_weight=0.5)
     assert two.terms.distances == (2.0, 5.0, 8.0)
+    inherent = DataInfo(**{**info.to_dict(), "positions": "inherent"})
+    with caplog.at_level(logging.WARNING, logger="glassml.training.module"):
+        PropensityModule(GlassMLP, torch.optim.Adam, inherent, correlation_weight=0.5)
+    assert "the authors use the thermal ones" in caplog.text
     with pytest.raises(ValueError, match=r"model\.loss='huber'"):
         PropensityModule(GlassMLP, torch.optim.Adam, info, loss="huber")
     with pytest.raises(ValueError, match="must be >= 0"):
