@@ -1,9 +1,11 @@
-"""GlassMLP: architecture, per-species and per-time networks, the coarse-grained spatial
-loss (against a loop over all pairs), and training through glassml-train."""
+"""GlassMLP: architecture, per-species and per-time networks, the authors' loss (against
+an independent evaluation with loops over all pairs; guards; gradients), and training
+through glassml-train with the authors' phases."""
 
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -14,8 +16,14 @@ from glassml.data.datamodule import DataInfo
 from glassml.data.synthetic import write_synthetic_dataset
 from glassml.models.bapst import count_parameters
 from glassml.models.glass_mlp import GlassMLP
-from glassml.training.glass_mlp_loss import coarse_grained_mse
-from glassml.training.module import PropensityModule
+from glassml.training.glass_mlp_loss import (
+    CorrelationTerms,
+    glass_mlp_loss,
+    mobility_correlation,
+    pair_distances,
+    soft_mobility_fluctuation,
+)
+from glassml.training.module import POINT_LOSSES, PropensityModule
 from glassml.training.train import train
 
 from ..hydra_helpers import compose_config
@@ -78,71 +86,187 @@ def test_needs_descriptors() -> None:
         GlassMLP(num_node_features=5)(Batch.from_data_list([_graph()]))
 
 
-def _coarse_loop(values, pos, box, keep, length, radius):
-    """Coarse-grained field by a loop over all pairs (minimum image)."""
-    out = {}
-    for i in np.nonzero(keep)[0]:
-        d = pos - pos[i]
-        d -= box * np.round(d / box)
-        r = np.sqrt((d * d).sum(1))
-        w = np.exp(-r / length) * (r < radius) * keep
-        out[i] = (w[:, None] * values).sum(0) / w.sum()
-    return np.stack([out[i] for i in sorted(out)])
+MEAN = torch.tensor([0.30, 0.45, 0.60], dtype=torch.float64)
+STD = torch.tensor([0.10, 0.05, 0.20], dtype=torch.float64)
 
 
-def test_coarse_grained_mse_matches_a_loop_over_pairs() -> None:
-    graphs = [_graph(n=40), _graph(n=40, seed=1)]
+def _config(n: int = 24, box: float = 7.0, seed: int = 0, t: int = 3) -> Data:
+    """A hand-made configuration: random positions in a cubic box, two species."""
+    g = torch.Generator().manual_seed(seed)
+    return Data(
+        pos=torch.rand(n, 3, generator=g) * box,
+        box=torch.full((1, 3), box),
+        species=(torch.arange(n) % 3 == 0).long(),
+        y=torch.randn(n, t, generator=g),
+        num_nodes=n,
+    )
+
+
+def _authors_loss(pred, true, pos, box, fc=0.5, fv=1.0, distances=(2.0, 4.0, 6.0)):
+    """One configuration, one species, one time: the authors' formula with explicit loops
+    over pairs (pred, true: physical propensities; the MAE of standardised values is
+    passed in separately)."""
+    n = len(pos)
+
+    def corr(p):
+        q = (np.tanh((p - 0.44) * 20.0) + 1.0) / 2.0
+        dq = q - q.mean()
+        out = []
+        for d in distances:
+            total = 0.0
+            for i in range(n):
+                num = den = 0.0
+                for j in range(n):
+                    delta = pos[i] - pos[j]
+                    delta -= box * np.round(delta / box)
+                    w = np.exp(-((np.sqrt((delta**2).sum()) - d) ** 2) / 2.0)
+                    num += w * dq[j]
+                    den += w
+                total += dq[i] * num / den
+            out.append(total / (dq**2).sum())
+        return np.array(out)
+
+    ct, cp = corr(true), corr(pred)
+    c_term = np.abs(ct - cp).sum() / abs(ct[0] - ct[-1])
+    v_term = abs(pred.var() - true.var()) / true.var()
+    return fc * c_term + fv * v_term
+
+
+def _terms(**kw) -> CorrelationTerms:
+    return CorrelationTerms(**{"correlation_weight": 0.5, "variance_weight": 1.0, **kw})
+
+
+def test_loss_matches_the_authors_formula_by_loops_over_pairs() -> None:
+    graphs = [_config(), _config(n=21, seed=1)]
     batch = Batch.from_data_list(graphs)
-    mask = batch.species == 0
-    g = torch.Generator().manual_seed(5)
-    preds = torch.randn(batch.y.shape, generator=g, dtype=torch.float64)
-    loss = coarse_grained_mse(preds, batch, mask, length=0.4)
+    # propensities around the threshold 0.44, where tanh and the sigmoid form agree
+    batch.y = (0.44 + 0.15 * torch.randn(batch.y.shape, dtype=torch.float64) - MEAN) / STD
+    preds = (0.44 + 0.1 * torch.randn(batch.y.shape, dtype=torch.float64) - MEAN) / STD
+    loss = glass_mlp_loss(preds, batch, [0, 1], MEAN, STD, POINT_LOSSES["mae"], _terms())
     expect = []
     for k, data in enumerate(graphs):
-        rows = slice(40 * k, 40 * (k + 1))
-        keep = (data.species == 0).numpy()
-        pos, box = data.pos.double().numpy(), data.box[0].double().numpy()
-        radius = min(0.4 * 8.406, 0.5 * 3.0)
-        cp = _coarse_loop(preds[rows].numpy(), pos, box, keep, 0.4, radius)
-        cy = _coarse_loop(data.y.double().numpy(), pos, box, keep, 0.4, radius)
-        expect.append(((cp - cy) ** 2).mean())
+        for s in (0, 1):
+            m = (batch.batch == k) & (batch.species == s)
+            pos, box = data.pos.double().numpy()[(data.species == s).numpy()], 7.0
+            for t in range(3):
+                y, yhat = batch.y[m, t].numpy(), preds[m, t].numpy()
+                a, b = float(STD[t]), float(MEAN[t])
+                p_true, p_pred = y * a + b, yhat * a + b
+                mae = np.abs(y - yhat).mean()
+                expect.append(mae + _authors_loss(p_pred, p_true, pos, box))
     assert float(loss) == pytest.approx(float(np.mean(expect)), rel=1e-9)
+    free = glass_mlp_loss(preds, batch, [0], MEAN, STD, POINT_LOSSES["mae"], None)
+    m0 = [(batch.batch == k) & (batch.species == 0) for k in range(2)]
+    per_cfg = [(preds[m] - batch.y[m]).abs().mean() for m in m0]
+    assert float(free) == pytest.approx(float(sum(per_cfg) / 2), rel=1e-12)
 
 
-def test_coarse_grained_mse_sees_spatial_structure() -> None:
-    batch = Batch.from_data_list([_graph(), _graph(seed=1)])
-    mask = batch.species == 0
-    y = batch.y
-    assert float(coarse_grained_mse(y.clone(), batch, mask, 1.0)) == pytest.approx(0, abs=1e-10)
-    # a smooth field (long wavelength) shuffled in space loses its coarse-grained pattern
-    smooth = torch.sin(2 * np.pi * batch.pos[:, :1] / 3.0).repeat(1, 3)
-    batch.y = smooth
-    perm = torch.randperm(y.shape[0], generator=torch.Generator().manual_seed(3))
-    assert float(coarse_grained_mse(smooth[perm], batch, mask, 1.0)) > 1e-2
-    pred = torch.zeros_like(smooth, requires_grad=True)
-    loss = coarse_grained_mse(pred + 0.0, batch, mask, 1.0)
+def _grad(preds: torch.Tensor, batch: Batch, terms: CorrelationTerms) -> tuple[float, torch.Tensor]:
+    preds = preds.clone().requires_grad_(True)
+    loss = glass_mlp_loss(preds, batch, [0, 1], MEAN, STD, POINT_LOSSES["mae"], terms)
     loss.backward()
-    assert float(loss.detach()) > 0 and pred.grad is not None
-    with pytest.raises(ValueError, match="spatial_length"):
-        coarse_grained_mse(pred, batch, mask, 0.0)
+    return float(loss.detach()), preds.grad
 
 
-def test_module_losses() -> None:
-    info = DataInfo(3, 2, [0, 1, 2], None, 1, [0.0] * 3, [1.0] * 3, [0], num_node_features=7)
-    batch = Batch.from_data_list([_graph()])
+def test_gradients_are_finite() -> None:
+    batch = Batch.from_data_list([_config(), _config(seed=2)])
+    loss, grad = _grad(torch.randn(batch.y.shape, dtype=torch.float64), batch, _terms())
+    assert np.isfinite(loss) and torch.isfinite(grad).all() and grad.abs().sum() > 0
+    batch32 = Batch.from_data_list([_config(), _config(seed=2)])
+    loss, grad = _grad(torch.randn(batch32.y.shape), batch32, _terms())
+    assert np.isfinite(loss) and torch.isfinite(grad).all()
+
+
+@pytest.mark.parametrize("level", [0.05, 2.5])
+def test_nobody_or_everybody_mobile_is_still_exact(level: float) -> None:
+    """Early times (q ~ 1e-7 everywhere) and late times (1 - q ~ 1e-30, where 1 - q is
+    lost in a plain sigmoid): C is that of the small side, in the independent check
+    computed with expit (C is the same for q and 1 - q)."""
+    from scipy.special import expit
+
+    data = _config(n=18)
+    batch = Batch.from_data_list([data])
+    g = torch.Generator().manual_seed(4)
+    phys = level + 0.03 * torch.randn(18, 3, generator=g, dtype=torch.float64)
+    dq, flat = soft_mobility_fluctuation(phys, 0.44, 20.0)
+    assert not flat.any()
+    r = pair_distances(data.pos.double(), data.box[0].double())
+    c = mobility_correlation(dq, r, (2.0, 4.0, 6.0))
+    x = 40.0 * (phys.numpy() - 0.44)
+    small = expit(x) if level < 0.44 else expit(-x)
+    dsmall = small - small.mean(0)
+    rn = r.numpy()
+    for t in range(3):
+        for k, d in enumerate((2.0, 4.0, 6.0)):
+            w = np.exp(-((rn - d) ** 2) / 2)
+            expect = (dsmall[:, t] * (w @ dsmall[:, t]) / w.sum(1)).sum() / (
+                dsmall[:, t] ** 2
+            ).sum()
+            assert float(c[k, t]) == pytest.approx(expect, rel=1e-7)
+    loss, grad = _grad((phys - MEAN) / STD, batch, _terms())
+    assert np.isfinite(loss) and torch.isfinite(grad).all()
+
+
+def test_guards_when_mobility_does_not_fluctuate() -> None:
+    batch = Batch.from_data_list([_config(n=18)])
+    # the truth is one value for every particle: no correlation to match, no variance
+    batch.y = torch.zeros(18, 3, dtype=torch.float64)
+    preds = torch.randn(18, 3, dtype=torch.float64)
+    loss, grad = _grad(preds, batch, _terms())
+    mae = [(preds[batch.species == s] - 0).abs().mean() for s in (0, 1)]
+    assert loss == pytest.approx(float(sum(mae) / 2), rel=1e-12)
+    assert torch.isfinite(grad).all()
+    # constant predictions (a collapsed network) and far-out propensities (q = 1 - 0 in
+    # float64): C_pred = 0, finite loss and gradients
+    batch.y = torch.randn(18, 3, dtype=torch.float64)
+    for value in (0.0, (50.0 - MEAN) / STD):
+        constant = torch.zeros(18, 3, dtype=torch.float64) + value
+        loss, grad = _grad(constant, batch, _terms())
+        assert np.isfinite(loss) and torch.isfinite(grad).all()
+    _, flat = soft_mobility_fluctuation(torch.full((5, 1), 50.0, dtype=torch.float64), 0.44, 20)
+    assert bool(flat.all())
+
+
+def test_loss_settings_are_checked() -> None:
+    with pytest.raises(ValueError, match="correlation_distances"):
+        _terms(distances=(2.0,))
+    with pytest.raises(ValueError, match="mobility_sharpness"):
+        _terms(sharpness=0.0)
+    with pytest.raises(ValueError, match="must be >= 0"):
+        _terms(variance_weight=-1.0)
+
+
+def test_module_losses(caplog) -> None:
+    info = DataInfo(
+        3, 2, [0, 1, 2], None, 1, [0.3, 0.45, 0.6], [0.1, 0.05, 0.2], [0, 1], num_node_features=7
+    )
+    batch = Batch.from_data_list([_graph(), _graph(seed=1)])
     mae = PropensityModule(GlassMLP, torch.optim.Adam, info, loss="mae")
     assert isinstance(mae.net, GlassMLP)  # num_node_features reached the factory
     preds = mae(batch)
-    m = batch.species == 0
-    expect = (preds[m] - batch.y[m]).abs().mean()
-    torch.testing.assert_close(mae._loss(preds, batch), expect)
-    both = PropensityModule(
-        GlassMLP, torch.optim.Adam, info, loss="mae", spatial_weight=0.5, spatial_length=1.0
+    m = torch.isin(batch.species, torch.tensor([0, 1]))
+    torch.testing.assert_close(mae._loss(preds, batch), (preds[m] - batch.y[m]).abs().mean())
+    full = PropensityModule(
+        GlassMLP, torch.optim.Adam, info, loss="mae", correlation_weight=0.5, variance_weight=1.0
     )
-    extra = 0.5 * coarse_grained_mse(preds, batch, m, 1.0)
-    torch.testing.assert_close(both._loss(preds, batch), expect + extra)
+    assert full.terms is not None and full.terms.distances == (2.0, 4.0, 6.0)
+    mean, std = full.target_mean, full.target_std
+    expect = glass_mlp_loss(preds, batch, [0, 1], mean, std, POINT_LOSSES["mae"], full.terms)
+    torch.testing.assert_close(full._loss(preds, batch), expect)
+    full.use_correlation_terms = False  # the free loss of the first phases
+    free = glass_mlp_loss(preds, batch, [0, 1], mean, std, POINT_LOSSES["mae"], None)
+    torch.testing.assert_close(full._loss(preds, batch), free)
+    info2d = DataInfo(2, 2, [0], None, 0, [0.0], [1.0], [0], num_node_features=7)
+    two = PropensityModule(GlassMLP, torch.optim.Adam, info2d, loss="mae", correlation_weight=0.5)
+    assert two.terms.distances == (2.0, 5.0, 8.0)
+    inherent = DataInfo(**{**info.to_dict(), "positions": "inherent"})
+    with caplog.at_level(logging.WARNING, logger="glassml.training.module"):
+        PropensityModule(GlassMLP, torch.optim.Adam, inherent, correlation_weight=0.5)
+    assert "the authors use the thermal ones" in caplog.text
     with pytest.raises(ValueError, match=r"model\.loss='huber'"):
         PropensityModule(GlassMLP, torch.optim.Adam, info, loss="huber")
+    with pytest.raises(ValueError, match="must be >= 0"):
+        PropensityModule(GlassMLP, torch.optim.Adam, info, correlation_weight=-0.5)
 
 
 @pytest.fixture(scope="module")
@@ -152,21 +276,43 @@ def root(tmp_path_factory):
     return path
 
 
-def test_trains_through_glassml_train(root, tmp_path) -> None:
-    overrides = [
-        "model=glass_mlp",
+SHORT_PHASES = (
+    "callbacks.training_phases.phases=[{epochs:2,lr:1e-3,correlation:false,patience:null},"
+    "{epochs:3,lr:1e-3,correlation:true,patience:2}]"
+)
+
+
+def _glass_mlp_run(root, *extra: str) -> list[str]:
+    return [
+        "experiment=sample_glass_mlp",
         "dataset=generated",
         f"dataset.root={root}",
-        "trainer=cpu",
-        "trainer.max_epochs=3",
         "logger=csv",
         "callbacks.rich_progress_bar=null",
+        "callbacks.model_summary=null",
+        *extra,
     ]
-    cfg = compose_config("train", overrides, tmp_path)
+
+
+def test_fast_dev_run_with_the_phases(root, tmp_path) -> None:
+    cfg = compose_config("train", _glass_mlp_run(root, "trainer.fast_dev_run=true"), tmp_path)
+    assert cfg.model.loss == "mae" and cfg.model.correlation_weight == 0.5
+    assert len(cfg.callbacks.training_phases.phases) == 4
+    train(cfg)
+    assert (tmp_path / "test_metrics.json").is_file()
+
+
+def test_trains_through_glassml_train_and_tests_the_last_phase_best(root, tmp_path) -> None:
+    cfg = compose_config("train", _glass_mlp_run(root, SHORT_PHASES), tmp_path)
     train(cfg)
     report = json.loads((tmp_path / "test_metrics.json").read_text())
     assert report["pearson"]["model"]["A"]["pooled"][0] is not None
-    assert (tmp_path / "checkpoints" / "best.ckpt").is_file()
+    assert report["pearson"]["model"]["B"]["pooled"][0] is not None  # both species trained
     ckpt = torch.load(tmp_path / "checkpoints" / "best.ckpt", weights_only=False)
     info = ckpt["glassml"]["data_info"]
     assert info["num_node_features"] == len(info["node_feature_names"]) > 50
+    # the kept checkpoint is from the last phase (epochs 2-4), never the free-loss phase
+    assert 2 <= ckpt["epoch"] <= 4
+    selection = next(v for k, v in ckpt["callbacks"].items() if "ModelCheckpoint" in k)
+    assert selection["monitor"] == "val/last_phase_score"
+    assert np.isfinite(float(selection["best_model_score"]))

@@ -157,6 +157,7 @@ class GlassDataModule(pl.LightningDataModule):
         augmentation: Callable[[Data], Data] | None = None,
         batch_size: int = 1,
         eval_batch_size: int | None = None,
+        shuffle: bool = True,
         num_workers: int = 0,
         pin_memory: bool = False,
         keep_on_device: bool | str = "auto",
@@ -205,6 +206,7 @@ class GlassDataModule(pl.LightningDataModule):
         self.augmentation = augmentation
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size or batch_size
+        self.shuffle = bool(shuffle)
         self.num_workers = num_workers
         self.pin_memory = pin_memory
         if keep_on_device not in (True, False, "auto"):
@@ -698,7 +700,7 @@ class GlassDataModule(pl.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
+        return self._loader("train", shuffle=self.shuffle)
 
     def val_dataloader(self) -> DataLoader:
         return self._loader("val", shuffle=False)

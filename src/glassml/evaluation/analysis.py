@@ -84,7 +84,11 @@ def metric_options(metrics: Any) -> dict[str, dict[str, Any]]:
     """The bootstrap, chi4 and spatial keyword arguments of `analyse` from the `metrics` config."""
     return {
         "bootstrap": dict(metrics.bootstrap),
-        "chi4_opts": {"quantile": metrics.chi4.quantile, "threshold": metrics.chi4.threshold},
+        "chi4_opts": {
+            "quantile": metrics.chi4.quantile,
+            "threshold": metrics.chi4.threshold,
+            "sharpness": metrics.chi4.get("sharpness"),
+        },
         "spatial": {
             "r_max": metrics.spatial.r_max,
             "bin_width": metrics.spatial.bin_width,

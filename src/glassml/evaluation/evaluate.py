@@ -205,6 +205,9 @@ def chi4_definition(opts: DictConfig | dict) -> str:
             f"propensity below the {opts.get('quantile')} quantile of all test propensities "
             "at that time (true and predicted each with their own quantile)"
         )
+    if opts.get("sharpness") is not None:
+        k = opts["sharpness"]
+        rule += f", soft: weight (1 - tanh({k} (p - a))) / 2"
     return (
         "chi4(t) = N_s Var_c[Q_c(t)], Q_c = fraction of immobile particles of configuration c"
         f" (immobile: {rule})"

@@ -1,61 +1,181 @@
-"""GlassMLP's spatial loss term: the error of the coarse-grained propensity field.
+"""GlassMLP's loss as the authors' code defines it (GerhardJung/StructDynGlass,
+machine_learning/KA3D/machine_learning_mlptrain.py, `loss_carrier`).
 
-A per-particle loss alone lets a regression model shrink its predictions towards the
-mean and lose the spatial correlations of the propensity, hence chi4. Comparing the
-fields coarse-grained over a length L, per configuration and time scale,
+Per configuration, trained species s and time scale t, over the species-s particles only:
 
-    P_i = sum_{j in s} w_ij p_j / sum_{j in s} w_ij,   w_ij = exp(-r_ij / L)  (w_ii = 1),
+    L = |y - yhat|_mean / std(y)
+        + f_C sum_{d in D} |C_true(d) - C_pred(d)| / |C_true(d_first) - C_true(d_last)|
+        + f_V |Var(yhat) - Var(y)| / Var(y)
 
-(s: the trained species, i in s) penalises errors in the long-wavelength fluctuations
-that chi4 integrates. All pairs closer than the radius where the kernel's neglected
-weight falls below 1% enter, capped at half the box (minimum image), as for the
-descriptors (glassml.features.physics_inspired).
+with the soft mobility q = (tanh(k (p - p*)) + 1) / 2 = sigmoid(2 k (p - p*)) of the
+physical propensity p, dq = q - mean(q), and the spatial correlation of mobility
+
+    C(d) = sum_i dq_i (sum_j G_d(r_ij) dq_j / sum_j G_d(r_ij)) / sum_i dq_i^2,
+    G_d(r) = exp(-(r - d)^2 / 2),
+
+over all pairs of species-s particles (minimum image, j = i included). Targets here are
+standardised per time scale, so the per-particle term is the plain mean absolute (or
+squared) error of the standardised values; the variance ratio is the same in either unit.
+
+Numerics (ours): q is computed as h + (1 - 2h) sigmoid(-|x|), h = [x > 0], in float64, so
+that the small side of the sigmoid keeps its relative precision when every particle is
+(im)mobile (early and late times); dq is then rescaled by its largest magnitude (C does
+not change under dq -> a dq). A configuration whose q do not fluctuate beyond rounding
+(max |dq| <= FLUCT_EPS times the scale of q) has no spatial structure: its C is 0, and
+when this is the truth the correlation term is left out (0) for that configuration and
+time. The denominator |C_true(d_first) - C_true(d_last)| is floored at CORR_EPS, Var(y)
+at VAR_EPS (below it the variance term is left out). No NaN reaches the optimiser.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
 import torch
 from torch_geometric.data import Batch
 
-from glassml.features.structure import NEGLECTED_WEIGHT, half_box, tail_radius
-
-#: rows of the dense pair block handled at once (bounds memory at ~ ROWS * N floats)
+#: the authors' distances d of G_d per dimension [code]
+DEFAULT_DISTANCES: dict[int, tuple[float, ...]] = {2: (2.0, 5.0, 8.0), 3: (2.0, 4.0, 6.0)}
+#: relative size of dq below which q does not fluctuate (float64 rounding) [ours]
+FLUCT_EPS = 1e-12
+#: floor of |C_true(d_first) - C_true(d_last)| [ours]
+CORR_EPS = 1e-6
+#: floor of the per-configuration variance of the standardised truth [ours]
+VAR_EPS = 1e-12
+#: rows of the pair-distance block handled at once (bounds the [rows, n, dim] temporary)
 ROWS = 2048
 
+PointLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-def coarse_grain_field(
-    values: torch.Tensor, pos: torch.Tensor, box: torch.Tensor, length: float
-) -> torch.Tensor:
-    """exp(-r/L)-weighted means [n, T] of `values` [n, T] at positions [n, d] in `box` [d]."""
-    radius = min(tail_radius(length, pos.shape[1], NEGLECTED_WEIGHT), half_box(box.cpu().numpy()))
-    out = []
+
+@dataclass(frozen=True)
+class CorrelationTerms:
+    """Weights and parameters of the correlation and variance terms."""
+
+    correlation_weight: float = 0.5
+    variance_weight: float = 1.0
+    distances: tuple[float, ...] = DEFAULT_DISTANCES[3]
+    threshold: float = 0.44
+    sharpness: float = 20.0
+
+    def __post_init__(self) -> None:
+        if self.correlation_weight < 0 or self.variance_weight < 0:
+            raise ValueError(
+                "model.correlation_weight and model.variance_weight must be >= 0, got "
+                f"{self.correlation_weight} and {self.variance_weight}"
+            )
+        if len(self.distances) < 2 or self.distances[0] == self.distances[-1]:
+            raise ValueError(
+                f"model.correlation_distances={list(self.distances)}: need at least two "
+                "values, the first and last different (they normalise the term)"
+            )
+        if not self.sharpness > 0:
+            raise ValueError(f"model.mobility_sharpness={self.sharpness}: must be > 0")
+
+
+def soft_mobility_fluctuation(p: torch.Tensor, threshold: float, sharpness: float):
+    """dq [n, K] (float64, rescaled to max |dq| = 1 per column; 0 where flat) of the soft
+    mobility of physical propensities p [n, K], and a [K] flag `flat`: True where q does
+    not fluctuate beyond rounding."""
+    x = 2.0 * sharpness * (p.double() - threshold)
+    h = (x > 0).double()
+    v = (1.0 - 2.0 * h) * torch.sigmoid(-x.abs())  # q = h + v, both parts exact
+    dq = (h - h.mean(0)) + (v - v.mean(0))
+    scale = torch.maximum((h - h.mean(0)).abs().amax(0), v.abs().amax(0))
+    size = dq.detach().abs().amax(0)
+    flat = size <= FLUCT_EPS * scale
+    dq = torch.where(
+        flat, torch.zeros_like(dq), dq / torch.where(flat, torch.ones_like(size), size)
+    )
+    return dq, flat
+
+
+def pair_distances(pos: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
+    """Minimum-image distances [n, n] of positions [n, dim] in the periodic `box` [dim]."""
+    rows = []
     for start in range(0, pos.shape[0], ROWS):
         d = pos[start : start + ROWS, None, :] - pos[None, :, :]
         d = d - box * torch.round(d / box)
-        r = d.norm(dim=-1)
-        w = torch.exp(-r / length) * (r < radius)
-        out.append(w @ values / w.sum(dim=1, keepdim=True))
-    return torch.cat(out)
+        rows.append(d.norm(dim=-1))
+    return torch.cat(rows)
 
 
-def coarse_grained_mse(
-    preds: torch.Tensor, batch: Batch, mask: torch.Tensor, length: float
+def mobility_correlation(
+    dq: torch.Tensor, r: torch.Tensor, distances: Sequence[float]
 ) -> torch.Tensor:
-    """Mean over configurations of the MSE between coarse-grained predicted and true
-    fields of the `mask`ed particles (module docstring); needs `batch.pos`, `batch.box`."""
-    if not length > 0:
-        raise ValueError(f"model.spatial_length={length}: must be > 0")
-    box = batch.box.reshape(batch.num_graphs, -1).to(preds.dtype)
-    terms = []
+    """C(d) [D, K] of the mobility fluctuations dq [n, K] at pair distances r [n, n]."""
+    norm = (dq * dq).sum(0)
+    out = []
+    for d in distances:
+        g = torch.exp(-0.5 * (r - d) ** 2)
+        smooth = (g @ dq) / g.sum(1, keepdim=True)
+        out.append((dq * smooth).sum(0) / norm.clamp_min(torch.finfo(dq.dtype).tiny))
+    return torch.stack(out)
+
+
+def configuration_loss(
+    pred: torch.Tensor,
+    true: torch.Tensor,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    pos: torch.Tensor,
+    box: torch.Tensor,
+    point_loss: PointLoss,
+    terms: CorrelationTerms | None,
+) -> torch.Tensor:
+    """Loss [T] of one configuration's particles of one species: standardised predictions
+    and targets [n, T], target mean/std [T], positions [n, dim], box [dim]. Without
+    `terms` only the per-particle term (the authors' "free" loss)."""
+    loss = point_loss(pred, true).mean(0)
+    if terms is None:
+        return loss
+    if terms.correlation_weight > 0:
+        t = pred.shape[1]
+        phys = torch.cat([pred, true.to(pred.dtype)], dim=1) * torch.cat([std, std]) + torch.cat(
+            [mean, mean]
+        )
+        dq, flat = soft_mobility_fluctuation(phys, terms.threshold, terms.sharpness)
+        r = pair_distances(pos.to(pred.dtype), box.to(pred.dtype))
+        c = mobility_correlation(dq.to(pred.dtype), r, terms.distances)
+        c_pred, c_true = c[:, :t], c[:, t:].detach()  # C = 0 where q is flat
+        span = (c_true[0] - c_true[-1]).abs().clamp_min(CORR_EPS)
+        corr = ((c_true - c_pred).abs() / span).sum(0)
+        loss = loss + terms.correlation_weight * torch.where(flat[t:], torch.zeros_like(corr), corr)
+    if terms.variance_weight > 0:
+        var_true = true.var(0, unbiased=False).to(pred.dtype)
+        var_pred = pred.var(0, unbiased=False)
+        ok = var_true > VAR_EPS
+        rel = (var_pred - var_true).abs() / torch.where(ok, var_true, torch.ones_like(var_true))
+        loss = loss + terms.variance_weight * torch.where(ok, rel, torch.zeros_like(rel))
+    return loss
+
+
+def glass_mlp_loss(
+    preds: torch.Tensor,
+    batch: Batch,
+    species: Sequence[int],
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    point_loss: PointLoss,
+    terms: CorrelationTerms | None,
+) -> torch.Tensor:
+    """Mean over configurations, trained species and time scales of `configuration_loss`
+    (each network of GlassMLP, one per species and time, gets the authors' loss up to a
+    constant factor). Needs `batch.pos` (the thermal positions) and `batch.box`."""
+    box = batch.box.reshape(batch.num_graphs, -1)
+    losses = []
     for g in range(int(batch.num_graphs)):
-        sel = (batch.batch == g) & mask
-        if int(sel.sum()) < 2:
-            continue
-        pos = batch.pos[sel].to(preds.dtype)
-        both = torch.cat([preds[sel], batch.y[sel].to(preds.dtype)], dim=1)
-        cg = coarse_grain_field(both, pos, box[g], length)
-        t = preds.shape[1]
-        terms.append(((cg[:, :t] - cg[:, t:]) ** 2).mean())
-    if not terms:
+        in_graph = batch.batch == g
+        for s in species:
+            sel = in_graph & (batch.species == s)
+            if int(sel.sum()) < 2:
+                continue
+            losses.append(
+                configuration_loss(
+                    preds[sel], batch.y[sel], mean, std, batch.pos[sel], box[g], point_loss, terms
+                )
+            )
+    if not losses:
         return preds.sum() * 0.0
-    return torch.stack(terms).mean()
+    return torch.stack(losses).mean()

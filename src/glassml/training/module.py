@@ -18,7 +18,7 @@ from torch import nn
 from torch_geometric.data import Batch
 
 from glassml.data.datamodule import DataInfo
-from glassml.training.glass_mlp_loss import coarse_grained_mse
+from glassml.training.glass_mlp_loss import DEFAULT_DISTANCES, CorrelationTerms, glass_mlp_loss
 from glassml.training.metrics import SpeciesPearson
 from glassml.training.optim import optimizer_config
 
@@ -29,6 +29,11 @@ NetFactory = Callable[..., nn.Module]
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "mse": nn.functional.mse_loss,
     "mae": nn.functional.l1_loss,  # GlassMLP
+}
+#: the same, per element (GlassMLP's per-configuration loss reduces them itself)
+POINT_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "mse": lambda a, b: (a - b) ** 2,
+    "mae": lambda a, b: (a - b).abs(),
 }
 
 
@@ -43,6 +48,13 @@ class PropensityModule(pl.LightningModule):
     per-configuration mean, `{stage}/pearson_cfg_S_tau` and `{stage}/pearson_cfg_S_mean`
     (Bapst et al. chose checkpoints by the latter at their one time scale). Species that
     no loss trains (not in `train_species`) get no metrics.
+
+    With `correlation_weight` or `variance_weight` > 0 the loss is GlassMLP's
+    (glassml.training.glass_mlp_loss): per configuration, trained species and time scale,
+    the per-particle term plus the weighted mobility-correlation and variance terms,
+    averaged. `use_correlation_terms` (set by glassml.training.phases.TrainingPhases)
+    switches the two terms off, leaving the per-configuration per-particle term (the
+    authors' "free" loss).
     """
 
     def __init__(
@@ -54,21 +66,27 @@ class PropensityModule(pl.LightningModule):
         scheduler_interval: str = "epoch",
         scheduler_monitor: str = "val/loss",
         loss: str = "mse",
-        spatial_weight: float = 0.0,
-        spatial_length: float = 2.0,
+        correlation_weight: float = 0.0,
+        variance_weight: float = 0.0,
+        correlation_distances: list[float] | None = None,
+        mobility_threshold: float = 0.44,
+        mobility_sharpness: float = 20.0,
     ) -> None:
         super().__init__()
         if loss not in LOSSES:
             raise ValueError(f"model.loss={loss!r}: expected one of {sorted(LOSSES)}")
-        if spatial_weight < 0:
-            raise ValueError(f"model.spatial_weight={spatial_weight}: must be >= 0")
         self.loss_name = loss
-        if spatial_weight > 0 and not spatial_length > 0:
-            raise ValueError(f"model.spatial_length={spatial_length}: must be > 0")
-        self.spatial_weight = float(spatial_weight)
-        self.spatial_length = float(spatial_length)
         info = data_info if isinstance(data_info, DataInfo) else DataInfo.from_dict(data_info)
         self.info = info
+        self.terms = self._correlation_terms(
+            correlation_weight,
+            variance_weight,
+            correlation_distances,
+            mobility_threshold,
+            mobility_sharpness,
+        )
+        #: switched by the training phases (glassml.training.phases)
+        self.use_correlation_terms = True
         if isinstance(net, nn.Module):
             self.net = net
         else:
@@ -111,14 +129,56 @@ class PropensityModule(pl.LightningModule):
         """Predictions in the units of the targets (undoing the standardisation)."""
         return self(batch) * self.target_std + self.target_mean
 
-    def _loss(self, preds: torch.Tensor, batch: Batch) -> torch.Tensor:
-        mask = torch.isin(batch.species, self.train_species)
-        loss = LOSSES[self.loss_name](preds[mask], batch.y[mask])
-        if self.spatial_weight > 0:
-            loss = loss + self.spatial_weight * coarse_grained_mse(
-                preds, batch, mask, self.spatial_length
+    def _correlation_terms(
+        self,
+        correlation_weight: float,
+        variance_weight: float,
+        distances: list[float] | None,
+        threshold: float,
+        sharpness: float,
+    ) -> CorrelationTerms | None:
+        """GlassMLP's extra terms, or None when both weights are 0 (plain pooled loss)."""
+        if correlation_weight < 0 or variance_weight < 0:
+            raise ValueError(
+                "model.correlation_weight and model.variance_weight must be >= 0, got "
+                f"{correlation_weight} and {variance_weight}"
             )
-        return loss
+        if correlation_weight == 0 and variance_weight == 0:
+            return None
+        if distances is None:
+            if self.info.dim not in DEFAULT_DISTANCES:
+                raise ValueError(
+                    f"model.correlation_distances=null has no default in {self.info.dim}D: "
+                    "give a list"
+                )
+            distances = list(DEFAULT_DISTANCES[self.info.dim])
+        if correlation_weight > 0 and self.info.positions != "equilibrium":
+            log.warning(
+                "the mobility-correlation term uses the dataset's positions "
+                "(dataset.positions=%s); the authors use the thermal ones (equilibrium)",
+                self.info.positions,
+            )
+        return CorrelationTerms(
+            float(correlation_weight),
+            float(variance_weight),
+            tuple(float(d) for d in distances),
+            float(threshold),
+            float(sharpness),
+        )
+
+    def _loss(self, preds: torch.Tensor, batch: Batch) -> torch.Tensor:
+        if self.terms is not None:
+            return glass_mlp_loss(
+                preds,
+                batch,
+                self.info.trained_species,
+                self.target_mean,
+                self.target_std,
+                POINT_LOSSES[self.loss_name],
+                self.terms if self.use_correlation_terms else None,
+            )
+        mask = torch.isin(batch.species, self.train_species)
+        return LOSSES[self.loss_name](preds[mask], batch.y[mask])
 
     def on_fit_start(self) -> None:
         """Closed-form models (ridge) are fitted here, on the datamodule's training split."""

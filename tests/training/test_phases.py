@@ -1,0 +1,223 @@
+"""TrainingPhases: learning rate and loss switch per phase, fresh optimiser state, the
+phase's best weights restored, stop after the last phase, the selection metric, and an
+exact resume in the middle of a phase."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, TensorDataset
+
+from glassml.training.phases import SELECTION_METRIC, TrainingPhases
+
+#: the validation loss of epoch e (scripted, so that the phases' decisions are known)
+VAL = [9.0, 8.0, 5.0, 4.0, 4.5, 4.6, 4.7, 6.0, 3.0, 3.5, 2.0, 2.5, 2.6, 2.7, 2.8]
+PHASES = [
+    {"epochs": 2, "lr": 0.1, "correlation": False, "patience": None},
+    # epochs 2..: best at epoch 3 (4.0), then 3 without improvement: stops after epoch 6
+    {"epochs": 8, "lr": 0.01, "correlation": False, "patience": 3},
+    {"epochs": 2, "lr": 0.001, "correlation": True, "patience": None},
+    # epochs 9..: best at epoch 10 (2.0), stops after epoch 12 (patience 2)
+    {"epochs": 5, "lr": 0.0001, "correlation": True, "patience": 2},
+]
+
+
+class Toy(pl.LightningModule):
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.layer = torch.nn.Linear(3, 1)
+        self.use_correlation_terms = True
+        g = torch.Generator().manual_seed(1)
+        self.data = TensorDataset(torch.randn(16, 3, generator=g), torch.randn(16, 1, generator=g))
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return torch.nn.functional.mse_loss(self.layer(x), y)
+
+    def validation_step(self, batch, batch_idx):
+        self.log("val/loss", VAL[self.current_epoch], on_epoch=True)
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=1.0)
+
+    def train_dataloader(self):
+        return DataLoader(self.data, batch_size=4)
+
+    def val_dataloader(self):
+        return DataLoader(self.data, batch_size=16)
+
+
+class Probe(pl.Callback):
+    """Per epoch: lr, loss switch and optimiser state size at its first batch, the weights
+    at validation, the selection metric, and the weights at the start of every epoch."""
+
+    def __init__(self) -> None:
+        self.first_batch: dict[int, tuple[float, bool, int]] = {}
+        self.at_val: dict[int, dict[str, torch.Tensor]] = {}
+        self.at_start: dict[int, dict[str, torch.Tensor]] = {}
+        self.score: dict[int, float] = {}
+
+    def on_train_epoch_start(self, trainer, module) -> None:
+        self.at_start[trainer.current_epoch] = {
+            k: v.clone() for k, v in module.state_dict().items()
+        }
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx) -> None:
+        if batch_idx == 0:
+            opt = trainer.optimizers[0]
+            lr = opt.param_groups[0]["lr"]
+            self.first_batch[trainer.current_epoch] = (
+                lr,
+                module.use_correlation_terms,
+                len(opt.state),
+            )
+
+    def on_validation_end(self, trainer, module) -> None:
+        if trainer.sanity_checking:
+            return
+        self.at_val[trainer.current_epoch] = {k: v.clone() for k, v in module.state_dict().items()}
+        self.score[trainer.current_epoch] = float(trainer.callback_metrics[SELECTION_METRIC])
+
+
+def _trainer(callbacks, max_epochs: int = 100, **kw) -> pl.Trainer:
+    return pl.Trainer(
+        max_epochs=max_epochs,
+        callbacks=callbacks,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        **kw,
+    )
+
+
+def test_phases_set_lr_reset_state_restore_best_and_stop() -> None:
+    phases, probe = TrainingPhases(PHASES), Probe()
+    trainer = _trainer([phases, probe])
+    trainer.fit(Toy())
+    # phase epochs: 0-1 | 2-6 (early stop) | 7-8 | 9-12 (early stop), then the end
+    assert sorted(probe.first_batch) == list(range(13))
+    lrs = [probe.first_batch[e][0] for e in range(13)]
+    assert lrs == [0.1] * 2 + [0.01] * 5 + [0.001] * 2 + [0.0001] * 4
+    switch = [probe.first_batch[e][1] for e in range(13)]
+    assert switch == [False] * 7 + [True] * 6
+    # a fresh Adam (no state) at the first step of every phase, state after that
+    fresh = [e for e in range(13) if probe.first_batch[e][2] == 0]
+    assert fresh == [0, 2, 7, 9]
+    # the best epoch's weights come back when a phase with patience ends
+    for best, first_of_next in ((3, 7),):
+        for k, v in probe.at_start[first_of_next].items():
+            torch.testing.assert_close(v, probe.at_val[best][k])
+    final = trainer.lightning_module.state_dict()
+    for k, v in final.items():
+        torch.testing.assert_close(v, probe.at_val[10][k])
+    assert phases.finished and trainer.current_epoch == 13
+    # selection: -inf before the last phase, minus the validation loss in it
+    assert all(probe.score[e] == -math.inf for e in range(9))
+    assert [probe.score[e] for e in range(9, 13)] == pytest.approx([-3.5, -2.0, -2.5, -2.6])
+
+
+class StopAndSave(pl.Callback):
+    """Save a checkpoint after epoch `epoch` (after the phases' bookkeeping) and stop."""
+
+    def __init__(self, epoch: int, path: Path) -> None:
+        self.epoch, self.path = epoch, path
+
+    def on_train_epoch_end(self, trainer, module) -> None:
+        if trainer.current_epoch == self.epoch:
+            trainer.save_checkpoint(self.path)
+            trainer.should_stop = True
+
+
+def test_resume_in_the_middle_of_a_phase(tmp_path) -> None:
+    torch.use_deterministic_algorithms(True)
+    try:
+        whole = TrainingPhases(PHASES)
+        reference = _trainer([whole])
+        reference.fit(Toy())
+        ckpt = tmp_path / "mid.ckpt"
+        # epoch 4: in phase 2, one epoch after its best, best weights held
+        first = TrainingPhases(PHASES)
+        _trainer([first, StopAndSave(4, ckpt)], max_epochs=100, min_epochs=1).fit(Toy())
+        assert (first.phase, first.epoch_in_phase, first.best, first.wait) == (1, 3, 4.0, 1)
+        resumed = TrainingPhases(PHASES)
+        trainer = _trainer([resumed])
+        state = torch.load(ckpt, weights_only=True)["callbacks"]
+        resumed.load_state_dict(state[next(k for k in state if "TrainingPhases" in k)])
+        assert (resumed.phase, resumed.epoch_in_phase, resumed.best, resumed.wait) == (1, 3, 4.0, 1)
+        for k, v in first.best_weights.items():
+            torch.testing.assert_close(resumed.best_weights[k], v)
+        resumed = TrainingPhases(PHASES)
+        trainer = _trainer([resumed])
+        trainer.fit(Toy(), ckpt_path=ckpt)
+        assert resumed.finished and trainer.current_epoch == reference.current_epoch == 13
+        for k, v in reference.lightning_module.state_dict().items():
+            torch.testing.assert_close(trainer.lightning_module.state_dict()[k], v)
+    finally:
+        torch.use_deterministic_algorithms(False)
+
+
+def test_bad_phases_and_settings() -> None:
+    with pytest.raises(ValueError, match="non-empty list"):
+        TrainingPhases([])
+    with pytest.raises(ValueError, match="expected the keys"):
+        TrainingPhases([{"epochs": 1, "lr": 0.1, "warmup": 3}])
+    with pytest.raises(ValueError, match="patience"):
+        TrainingPhases([{"epochs": 1, "lr": 0.1, "patience": 0}])
+    with pytest.raises(ValueError, match="max_epochs=5 is below the 17 epochs"):
+        _trainer([TrainingPhases(PHASES)], max_epochs=5).fit(Toy())
+    with pytest.raises(ValueError, match="check_val_every_n_epoch=1"):
+        _trainer([TrainingPhases(PHASES)], check_val_every_n_epoch=2).fit(Toy())
+
+
+class StopAfter(pl.Callback):
+    """Stop a glassml-train run after epoch `epoch` (as an interrupted job)."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def on_train_epoch_end(self, trainer, module) -> None:
+        if trainer.current_epoch == self.epoch:
+            trainer.should_stop = True
+
+
+def test_glassml_train_resumes_a_phase_from_last_ckpt(synthetic_roots, tmp_path) -> None:
+    """ckpt_path=last (read with the weights-only loader) continues phase 2 where it was."""
+    from glassml.training.train import train
+
+    from ..hydra_helpers import compose_config
+
+    run = [
+        "experiment=sample_glass_mlp",
+        "dataset=generated",
+        f"dataset.root={synthetic_roots['native']}",
+        "logger=csv",
+        "callbacks.rich_progress_bar=null",
+        "callbacks.model_summary=null",
+        "trainer.deterministic=true",
+        "test=false",
+        "callbacks.training_phases.phases=[{epochs:2,lr:1e-3,correlation:false,patience:null},"
+        "{epochs:3,lr:1e-3,correlation:true,patience:null}]",
+    ]
+    train(compose_config("train", run, tmp_path / "whole"))
+    stop = [
+        "+callbacks.stop._target_=tests.training.test_phases.StopAfter",
+        "+callbacks.stop.epoch=2",
+    ]
+    train(compose_config("train", [*run, *stop], tmp_path / "cut"))
+    last = tmp_path / "cut" / "checkpoints" / "last.ckpt"
+    state = torch.load(last, weights_only=True)
+    phases = next(v for k, v in state["callbacks"].items() if "TrainingPhases" in k)
+    assert (state["epoch"], phases["phase"], phases["epoch_in_phase"]) == (2, 1, 1)
+    train(compose_config("train", [*run, "ckpt_path=last"], tmp_path / "cut"))
+    whole = torch.load(tmp_path / "whole" / "checkpoints" / "last.ckpt", weights_only=True)
+    resumed = torch.load(last, weights_only=True)
+    assert resumed["epoch"] == whole["epoch"] == 4
+    for k, v in whole["state_dict"].items():
+        torch.testing.assert_close(resumed["state_dict"][k], v)
