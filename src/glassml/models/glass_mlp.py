@@ -2,7 +2,8 @@
 on coarse-grained expert descriptors with a 2-unit bottleneck.
 
 One network per species and (per_time, the paper's setting) per time scale:
-descriptors -> Dense(2, ELU) -> Dense(10, ELU) -> Dense(10, ELU) -> Dense(1); with
+descriptors -> Dense(2, ELU) -> Dense(10, ELU) -> Dense(10, ELU) -> Dense(1), every layer
+initialised as Keras' Dense in the authors' code (GerhardJung/StructDynGlass); with
 per_time false, one network per species with one output per time scale. The narrow
 bottleneck is the model's point: the prediction is a smooth function of two learned
 structural order parameters, which can be read and plotted. The loss (MSE plus the
@@ -18,11 +19,20 @@ from torch import nn
 from torch_geometric.data import Batch
 
 
+def keras_dense(n_in: int, n_out: int) -> nn.Linear:
+    """A linear layer initialised as Keras' Dense (the authors' code, GerhardJung/
+    StructDynGlass, uses Keras' defaults): Glorot-uniform weights, zero biases."""
+    layer = nn.Linear(n_in, n_out)
+    nn.init.xavier_uniform_(layer.weight)
+    nn.init.zeros_(layer.bias)
+    return layer
+
+
 def elu_mlp(n_in: int, sizes: Sequence[int]) -> nn.Sequential:
-    """Linear layers with ELU after every one but the last."""
+    """Keras-initialised linear layers with ELU after every one but the last."""
     layers: list[nn.Module] = []
     for k, n_out in enumerate(sizes):
-        layers.append(nn.Linear(n_in, n_out))
+        layers.append(keras_dense(n_in, n_out))
         if k < len(sizes) - 1:
             layers.append(nn.ELU())
         n_in = n_out
