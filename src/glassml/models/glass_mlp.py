@@ -6,8 +6,8 @@ descriptors -> Dense(2, ELU) -> Dense(10, ELU) -> Dense(10, ELU) -> Dense(1), ev
 initialised as Keras' Dense in the authors' code (GerhardJung/StructDynGlass); with
 per_time false, one network per species with one output per time scale. The narrow
 bottleneck is the model's point: the prediction is a smooth function of two learned
-structural order parameters, which can be read and plotted. The loss (MSE plus the
-coarse-grained spatial term, glassml.training.glass_mlp_loss) lives in training/.
+structural order parameters, which can be read and plotted. The loss (glassml.training.
+glass_mlp_loss) and the training phases (glassml.training.phases) live in training/.
 """
 
 from __future__ import annotations
