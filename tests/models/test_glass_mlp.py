@@ -20,9 +20,12 @@ from glassml.models.bapst import count_parameters
 from glassml.models.glass_mlp import GlassMLP
 from glassml.training.glass_mlp_loss import (
     CorrelationTerms,
+    configuration_loss,
     glass_mlp_loss,
+    glass_mlp_losses,
     mobility_correlation,
     pair_distances,
+    pooled_network_losses,
     soft_mobility_fluctuation,
 )
 from glassml.training.module import POINT_LOSSES, PropensityModule
@@ -263,6 +266,51 @@ def test_guards_when_mobility_does_not_fluctuate() -> None:
         assert np.isfinite(loss) and torch.isfinite(grad).all()
     _, flat = soft_mobility_fluctuation(torch.full((5, 1), 50.0, dtype=torch.float64), 0.44, 20)
     assert bool(flat.all())
+
+
+def test_the_loss_splits_per_network_and_each_part_moves_only_its_network() -> None:
+    batch = Batch.from_data_list([_graph(), _graph(seed=1), _graph(seed=2)])
+    net = GlassMLP(num_species=2, num_targets=3, num_node_features=7)
+    preds = net(batch)
+    mean, std = torch.tensor([0.3, 0.45, 0.6]), torch.tensor([0.1, 0.05, 0.2])
+    args = (batch, [0, 1], mean, std, POINT_LOSSES["mae"], _terms())
+    loss, sums, counts = glass_mlp_losses(preds, *args)
+    torch.testing.assert_close(loss, glass_mlp_loss(preds, *args))
+    assert counts.tolist() == [[3.0] * 3] * 2
+    # the scalar is the mean of the networks' losses (every configuration has both species)
+    torch.testing.assert_close(loss.detach(), (sums / counts).mean())
+    box = batch.box.reshape(3, -1)
+    for k in (0, 1):
+        direct = []
+        for g in range(3):
+            sel = (batch.batch == g) & (batch.species == k)
+            direct.append(
+                configuration_loss(
+                    preds[sel], batch.y[sel], mean, std, batch.pos[sel], box[g], *args[4:]
+                )
+            )
+        torch.testing.assert_close(sums[k] / counts[k], torch.stack(direct).mean(0).detach())
+    # each network's loss depends on its own weights only
+    sel = (batch.batch == 0) & (batch.species == 1)
+    part = configuration_loss(
+        preds[sel], batch.y[sel], mean, std, batch.pos[sel], box[0], *args[4:]
+    )[2]
+    grads = torch.autograd.grad(part, list(net.parameters()), allow_unused=True)
+    touched = {
+        id(q)
+        for q, g in zip(net.parameters(), grads, strict=True)
+        if g is not None and g.abs().sum() > 0
+    }
+    assert touched == {id(q) for q in net.network_for(1, 2).parameters()}
+    # the pooled loss of the plain path, split per species and time
+    p_sums, p_counts = pooled_network_losses(
+        preds, batch.y, batch.species, [0, 1], POINT_LOSSES["mae"]
+    )
+    for k in (0, 1):
+        m = batch.species == k
+        torch.testing.assert_close(
+            p_sums[k] / p_counts[k], (preds[m] - batch.y[m]).abs().mean(0).detach()
+        )
 
 
 def test_loss_settings_are_checked() -> None:
