@@ -407,6 +407,9 @@ def test_trains_through_glassml_train_and_tests_the_last_phase_best(root, tmp_pa
     last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
     for k, v in last["state_dict"].items():
         torch.testing.assert_close(ckpt["state_dict"][k], v)
+    last_selection = next(v for k, v in last["callbacks"].items() if "ModelCheckpoint" in k)
+    assert last_selection["best_model_path"] == selection["best_model_path"]
+    assert float(last_selection["best_model_score"]) == float(selection["best_model_score"])
     dm = instantiate(cfg.dataset)
     dm.setup()
     module = instantiate(cfg.model, data_info=dm.info)

@@ -60,6 +60,12 @@ class PropensityModule(pl.LightningModule):
     averaged. `use_correlation_terms` (set by glassml.training.phases.TrainingPhases)
     switches the two terms off, leaving the per-configuration per-particle term (the
     authors' "free" loss).
+
+    Every validation epoch also gives the loss of every network (trained species, time
+    scale), `val_network_losses` [S, T]: the mean over the validation configurations of
+    that network's term (the pooled loss per species and time without GlassMLP's terms),
+    NaN where no particle was seen. val/loss stays the scalar; TrainingPhases selects each
+    network's weights on its own entry (glassml.training.phases).
     """
 
     def __init__(
