@@ -356,3 +356,12 @@ def test_a_net_without_network_for_is_selected_jointly() -> None:
     phases = TrainingPhases(PHASES)
     _trainer([phases]).fit(Toy())
     assert phases.units is None
+
+
+def test_resume_refuses_other_networks() -> None:
+    phases = TrainingPhases(UNIT_PHASES)
+    state = phases.state_dict()
+    state["units"] = [{"name": "A_t00", "best": 1.0, "wait": 0, "best_epoch": 0}]
+    phases.load_state_dict(state)
+    with pytest.raises(ValueError, match="selection units"):
+        _trainer([phases]).fit(TwoNetToy())

@@ -195,13 +195,15 @@ class TrainingPhases(pl.Callback):
 
     def _apply_pending_units(self) -> None:
         pending, self._pending_units = self._pending_units, None
+        if pending is None and self.units is None:
+            return
         if pending is None or self.units is None:
-            if pending is not None or (self.units is not None and self.epoch_in_phase > 0):
+            if pending is not None or self.epoch_in_phase > 0:
                 log.warning(
-                    "the checkpoint's training phases select %s, this run %s: the "
-                    "selection of the current phase starts afresh",
-                    "per network" if pending is not None else "jointly",
-                    "per network" if self.units is not None else "jointly",
+                    "the checkpoint selects %s, this run %s: the current phase's selection "
+                    "starts afresh",
+                    "jointly" if pending is None else "per network",
+                    "jointly" if self.units is None else "per network",
                 )
             return
         names = [u["name"] for u in pending]
@@ -210,8 +212,8 @@ class TrainingPhases(pl.Callback):
                 f"the checkpoint's selection units {names} are not this model's "
                 f"{[u.name for u in self.units]}: resume with the same model and species"
             )
-        for unit, st in zip(self.units, pending, strict=True):
-            unit.load(st)
+        for unit, state in zip(self.units, pending, strict=True):
+            unit.load(state)
 
     @property
     def total_epochs(self) -> int:
