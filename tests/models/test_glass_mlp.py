@@ -9,7 +9,9 @@ import logging
 
 import numpy as np
 import pytest
+import pytorch_lightning as pl
 import torch
+from hydra.utils import instantiate
 from torch_geometric.data import Batch, Data
 
 from glassml.data.datamodule import DataInfo
@@ -18,9 +20,12 @@ from glassml.models.bapst import count_parameters
 from glassml.models.glass_mlp import GlassMLP
 from glassml.training.glass_mlp_loss import (
     CorrelationTerms,
+    configuration_loss,
     glass_mlp_loss,
+    glass_mlp_losses,
     mobility_correlation,
     pair_distances,
+    pooled_network_losses,
     soft_mobility_fluctuation,
 )
 from glassml.training.module import POINT_LOSSES, PropensityModule
@@ -75,6 +80,42 @@ def test_shared_time_architecture_and_parameter_count() -> None:
         m = batch.species == s
         torch.testing.assert_close(out[m], net.nets[s](batch.node_features[m]))
     assert net.bottleneck(batch).shape == (60, 2)
+
+
+@pytest.mark.parametrize(
+    ("per_species", "per_time"), [(True, True), (True, False), (False, True), (False, False)]
+)
+def test_network_for_is_the_network_that_predicts_species_and_time(per_species, per_time) -> None:
+    net = GlassMLP(
+        num_species=2,
+        num_targets=3,
+        num_node_features=7,
+        per_species=per_species,
+        per_time=per_time,
+    )
+    batch = Batch.from_data_list([_graph(), _graph(seed=1)])
+    before = net(batch).detach()
+    for s in (0, 1):
+        for t in range(3):
+            unit = net.network_for(s, t)
+            with torch.no_grad():
+                saved = [q.clone() for q in unit.parameters()]
+                for q in unit.parameters():
+                    q.add_(0.5)
+                changed = (net(batch) - before).abs() > 0
+                for q, old in zip(unit.parameters(), saved, strict=True):
+                    q.copy_(old)
+            # the unit moves the prediction of (s, t), and only what it serves
+            served_species = torch.ones_like(batch.species, dtype=torch.bool)
+            if per_species:
+                served_species = batch.species == s
+            served = torch.zeros_like(changed)
+            for t2 in range(3) if not per_time else [t]:
+                served[:, t2] = served_species
+            assert changed[served_species, t].all()
+            assert not changed[~served].any()
+    with pytest.raises(IndexError):
+        net.network_for(0, 3)
 
 
 def test_needs_descriptors() -> None:
@@ -227,6 +268,51 @@ def test_guards_when_mobility_does_not_fluctuate() -> None:
     assert bool(flat.all())
 
 
+def test_the_loss_splits_per_network_and_each_part_moves_only_its_network() -> None:
+    batch = Batch.from_data_list([_graph(), _graph(seed=1), _graph(seed=2)])
+    net = GlassMLP(num_species=2, num_targets=3, num_node_features=7)
+    preds = net(batch)
+    mean, std = torch.tensor([0.3, 0.45, 0.6]), torch.tensor([0.1, 0.05, 0.2])
+    args = (batch, [0, 1], mean, std, POINT_LOSSES["mae"], _terms())
+    loss, sums, counts = glass_mlp_losses(preds, *args)
+    torch.testing.assert_close(loss, glass_mlp_loss(preds, *args))
+    assert counts.tolist() == [[3.0] * 3] * 2
+    # the scalar is the mean of the networks' losses (every configuration has both species)
+    torch.testing.assert_close(loss.detach(), (sums / counts).mean())
+    box = batch.box.reshape(3, -1)
+    for k in (0, 1):
+        direct = []
+        for g in range(3):
+            sel = (batch.batch == g) & (batch.species == k)
+            direct.append(
+                configuration_loss(
+                    preds[sel], batch.y[sel], mean, std, batch.pos[sel], box[g], *args[4:]
+                )
+            )
+        torch.testing.assert_close(sums[k] / counts[k], torch.stack(direct).mean(0).detach())
+    # each network's loss depends on its own weights only
+    sel = (batch.batch == 0) & (batch.species == 1)
+    part = configuration_loss(
+        preds[sel], batch.y[sel], mean, std, batch.pos[sel], box[0], *args[4:]
+    )[2]
+    grads = torch.autograd.grad(part, list(net.parameters()), allow_unused=True)
+    touched = {
+        id(q)
+        for q, g in zip(net.parameters(), grads, strict=True)
+        if g is not None and g.abs().sum() > 0
+    }
+    assert touched == {id(q) for q in net.network_for(1, 2).parameters()}
+    # the pooled loss of the plain path, split per species and time
+    p_sums, p_counts = pooled_network_losses(
+        preds, batch.y, batch.species, [0, 1], POINT_LOSSES["mae"]
+    )
+    for k in (0, 1):
+        m = batch.species == k
+        torch.testing.assert_close(
+            p_sums[k] / p_counts[k], (preds[m] - batch.y[m]).abs().mean(0).detach()
+        )
+
+
 def test_loss_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="correlation_distances"):
         _terms(distances=(2.0,))
@@ -316,3 +402,24 @@ def test_trains_through_glassml_train_and_tests_the_last_phase_best(root, tmp_pa
     selection = next(v for k, v in ckpt["callbacks"].items() if "ModelCheckpoint" in k)
     assert selection["monitor"] == "val/last_phase_score"
     assert np.isfinite(float(selection["best_model_score"]))
+    # the tested checkpoint is the composite of every network's best epoch: the final
+    # weights (last.ckpt), scored minus its validation loss (the mean of the networks')
+    last = torch.load(tmp_path / "checkpoints" / "last.ckpt", weights_only=False)
+    for k, v in last["state_dict"].items():
+        torch.testing.assert_close(ckpt["state_dict"][k], v)
+    last_selection = next(v for k, v in last["callbacks"].items() if "ModelCheckpoint" in k)
+    assert last_selection["best_model_path"] == selection["best_model_path"]
+    assert float(last_selection["best_model_score"]) == float(selection["best_model_score"])
+    dm = instantiate(cfg.dataset)
+    dm.setup()
+    module = instantiate(cfg.model, data_info=dm.info)
+    module.load_state_dict(ckpt["state_dict"])
+    trainer = pl.Trainer(logger=False, enable_progress_bar=False, enable_model_summary=False)
+    val_loss = trainer.validate(module, datamodule=dm, verbose=False)[0]["val/loss"]
+    assert float(selection["best_model_score"]) == pytest.approx(-val_loss, rel=1e-5)
+    torch.testing.assert_close(
+        module.val_network_losses.mean(),
+        torch.tensor(val_loss, dtype=torch.float64),
+        rtol=1e-5,
+        atol=0,
+    )

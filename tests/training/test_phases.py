@@ -221,3 +221,147 @@ def test_glassml_train_resumes_a_phase_from_last_ckpt(synthetic_roots, tmp_path)
     assert resumed["epoch"] == whole["epoch"] == 4
     for k, v in whole["state_dict"].items():
         torch.testing.assert_close(resumed["state_dict"][k], v)
+    # the tested model, the composite of the networks' best epochs, is the same too
+    whole_best = torch.load(tmp_path / "whole" / "checkpoints" / "best.ckpt", weights_only=True)
+    resumed_best = torch.load(tmp_path / "cut" / "checkpoints" / "best.ckpt", weights_only=True)
+    for k, v in whole_best["state_dict"].items():
+        torch.testing.assert_close(resumed_best["state_dict"][k], v)
+
+
+# ---------------------------------------------------------------- selection per network
+
+#: scripted validation losses of two networks, a and b, per epoch
+NET_A = [9, 8, 5, 3.0, 3.5, 3.6, 3.7, 4, 1.0, 5, 5, 4, 2.0, 2.5, 2.6, 1.0, 2.8]
+NET_B = [9, 8, 6, 6, 5, 2.0, 2.5, 2.6, 2.7, 5, 5, 3, 3.1, 1.5, 1.6, 1.7, 1.8]
+UNIT_PHASES = [
+    {"epochs": 2, "lr": 0.1, "correlation": False, "patience": None},
+    # epochs 2-8: a best at 3, out of patience after 6 (its 1.0 at epoch 8 comes too
+    # late); b best at 5, out of patience after 8: the phase ends there, not after 6
+    {"epochs": 8, "lr": 0.01, "correlation": False, "patience": 3},
+    {"epochs": 2, "lr": 0.001, "correlation": True, "patience": None},
+    # epochs 11-15: a best at 12 (out after 14, its 1.0 at 15 too late), b best at 13 (out
+    # after 15); the mean at epoch 15 (1.35) beats the composite's (1.75): the checkpoint
+    # callback must not replace the composite by epoch 15
+    {"epochs": 6, "lr": 0.0001, "correlation": True, "patience": 2},
+]
+
+
+class TwoNets(torch.nn.Module):
+    """Two networks sharing no parameters, one per time scale (as GlassMLP's)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.nets = torch.nn.ModuleList([torch.nn.Linear(3, 1), torch.nn.Linear(3, 1)])
+
+    def network_for(self, species: int, time: int) -> torch.nn.Module:
+        return self.nets[time]
+
+    def forward(self, x):
+        return torch.cat([net(x) for net in self.nets], dim=1)
+
+
+class TwoNetToy(Toy):
+    """One species, two time scales; the networks' validation losses are scripted."""
+
+    network_grid = ([0], 2)
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = TwoNets()
+        del self.layer
+        self.val_network_losses = None
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return torch.nn.functional.mse_loss(self.net(x), y.expand(-1, 2))
+
+    def validation_step(self, batch, batch_idx):
+        e = self.current_epoch
+        self.log("val/loss", (NET_A[e] + NET_B[e]) / 2, on_epoch=True)
+
+    def on_validation_epoch_end(self) -> None:
+        e = self.current_epoch
+        self.val_network_losses = torch.tensor([[NET_A[e], NET_B[e]]])
+
+
+def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor], prefix: str = "") -> None:
+    for k, v in a.items():
+        torch.testing.assert_close(v, b[prefix + k])
+
+
+def test_every_network_keeps_its_own_best_epoch_and_the_phase_waits_for_the_last(
+    tmp_path,
+) -> None:
+    phases, probe = TrainingPhases(UNIT_PHASES), Probe()
+    best = pl.callbacks.ModelCheckpoint(
+        dirpath=tmp_path, filename="best", monitor=SELECTION_METRIC, mode="max", save_top_k=1
+    )
+    trainer = pl.Trainer(
+        max_epochs=100,
+        callbacks=[phases, probe, best],
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    trainer.fit(TwoNetToy())
+    assert phases.units is not None and [u.entries for u in phases.units] == [[(0, 0)], [(0, 1)]]
+    # phase epochs: 0-1 | 2-8 (until b is out of patience) | 9-10 | 11-15
+    lrs = [probe.first_batch[e][0] for e in range(16)]
+    assert lrs == [0.1] * 2 + [0.01] * 7 + [0.001] * 2 + [0.0001] * 5
+    assert trainer.current_epoch == 16 and phases.finished
+    # phase 3 starts from a's epoch 3 and b's epoch 5 (the joint mean was best at epoch 8)
+    a = {k: v for k, v in probe.at_start[9].items() if k.startswith("net.nets.0.")}
+    b = {k: v for k, v in probe.at_start[9].items() if k.startswith("net.nets.1.")}
+    _same(a, probe.at_val[3])
+    _same(b, probe.at_val[5])
+    assert not torch.equal(
+        probe.at_val[3]["net.nets.1.weight"], probe.at_val[5]["net.nets.1.weight"]
+    )
+    # the final model: a from epoch 12, b from epoch 13
+    final = trainer.lightning_module.state_dict()
+    _same({k: v for k, v in final.items() if ".nets.0." in k}, probe.at_val[12])
+    _same({k: v for k, v in final.items() if ".nets.1." in k}, probe.at_val[13])
+    # ... and it is the run's best checkpoint, scored minus the mean of the best losses
+    assert best.best_model_score == pytest.approx(-(2.0 + 1.5) / 2)
+    assert Path(best.best_model_path) == tmp_path / "best.ckpt"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.ckpt"]
+    saved = torch.load(tmp_path / "best.ckpt", weights_only=True)
+    _same(saved["state_dict"], final)
+    state = next(v for k, v in saved["callbacks"].items() if "ModelCheckpoint" in k)
+    assert float(state["best_model_score"]) == pytest.approx(-1.75)
+
+
+def test_resume_per_network_in_the_middle_of_a_phase(tmp_path) -> None:
+    torch.use_deterministic_algorithms(True)
+    try:
+        reference = _trainer([TrainingPhases(UNIT_PHASES)])
+        reference.fit(TwoNetToy())
+        ckpt = tmp_path / "mid.ckpt"
+        # epoch 6: phase 2, a out of patience (best epoch 3), b one epoch after its best
+        first = TrainingPhases(UNIT_PHASES)
+        _trainer([first, StopAndSave(6, ckpt)]).fit(TwoNetToy())
+        assert [(u.best, u.wait, u.best_epoch) for u in first.units] == [(3.0, 3, 1), (2.0, 1, 3)]
+        resumed = TrainingPhases(UNIT_PHASES)
+        trainer = _trainer([resumed])
+        trainer.fit(TwoNetToy(), ckpt_path=ckpt)
+        assert resumed.finished and trainer.current_epoch == reference.current_epoch == 16
+        _same(reference.lightning_module.state_dict(), trainer.lightning_module.state_dict())
+    finally:
+        torch.use_deterministic_algorithms(False)
+
+
+def test_a_net_without_network_for_is_selected_jointly() -> None:
+    phases = TrainingPhases(PHASES)
+    _trainer([phases]).fit(Toy())
+    assert phases.units is None
+
+
+def test_resume_refuses_other_networks() -> None:
+    phases = TrainingPhases(UNIT_PHASES)
+    state = phases.state_dict()
+    state["units"] = [{"name": "A_t00", "best": 1.0, "wait": 0, "best_epoch": 0}]
+    phases.load_state_dict(state)
+    with pytest.raises(ValueError, match="selection units"):
+        _trainer([phases]).fit(TwoNetToy())

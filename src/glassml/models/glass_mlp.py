@@ -79,6 +79,19 @@ class GlassMLP(nn.Module):
         #: network of species s (and time t): nets[s * num_targets + t] (per_time)
         self.nets = nn.ModuleList([elu_mlp(num_node_features, sizes) for _ in range(n_nets)])
 
+    def network_for(self, species: int, time: int) -> nn.Module:
+        """The network that predicts `species` at time index `time`: the unit whose
+        weights are selected on their own (glassml.training.phases); one network serves
+        several (species, time) when per_species or per_time is false."""
+        if not (0 <= time < self.num_targets) or species < 0:
+            raise IndexError(f"no network for species {species}, time {time}")
+        s = species if self.per_species else 0
+        t = time if self.per_time else 0
+        k = s * (self.num_targets if self.per_time else 1) + t
+        if k >= len(self.nets):
+            raise IndexError(f"no network for species {species}, time {time}")
+        return self.nets[k]
+
     def _per_species(self, outs: list[torch.Tensor]) -> torch.Tensor:
         """Network outputs -> [N, species, ...] (time networks of a species side by side)."""
         if not self.per_time:

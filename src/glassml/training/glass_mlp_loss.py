@@ -151,6 +151,42 @@ def configuration_loss(
     return loss
 
 
+def glass_mlp_losses(
+    preds: torch.Tensor,
+    batch: Batch,
+    species: Sequence[int],
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    point_loss: PointLoss,
+    terms: CorrelationTerms | None,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """`glass_mlp_loss` and its parts per network: (loss, sums [S, T], counts [S, T]) with
+    sums[k, t] the sum over the batch's configurations of the loss of species `species[k]`
+    at time t (detached) and counts[k, t] the number of those configurations. GlassMLP's
+    networks share no parameters, so the loss of the network of (species[k], t) is
+    sums[k, t] / counts[k, t] and the scalar loss is their mean over configurations."""
+    box = batch.box.reshape(batch.num_graphs, -1)
+    t = preds.shape[1]
+    sums = preds.new_zeros(len(species), t)
+    counts = preds.new_zeros(len(species), t)
+    losses = []
+    for g in range(int(batch.num_graphs)):
+        in_graph = batch.batch == g
+        for k, s in enumerate(species):
+            sel = in_graph & (batch.species == s)
+            if int(sel.sum()) < 2:
+                continue
+            loss = configuration_loss(
+                preds[sel], batch.y[sel], mean, std, batch.pos[sel], box[g], point_loss, terms
+            )
+            losses.append(loss)
+            sums[k] += loss.detach()
+            counts[k] += 1
+    if not losses:
+        return preds.sum() * 0.0, sums, counts
+    return torch.stack(losses).mean(), sums, counts
+
+
 def glass_mlp_loss(
     preds: torch.Tensor,
     batch: Batch,
@@ -163,19 +199,23 @@ def glass_mlp_loss(
     """Mean over configurations, trained species and time scales of `configuration_loss`
     (each network of GlassMLP, one per species and time, gets the authors' loss up to a
     constant factor). Needs `batch.pos` (the thermal positions) and `batch.box`."""
-    box = batch.box.reshape(batch.num_graphs, -1)
-    losses = []
-    for g in range(int(batch.num_graphs)):
-        in_graph = batch.batch == g
-        for s in species:
-            sel = in_graph & (batch.species == s)
-            if int(sel.sum()) < 2:
-                continue
-            losses.append(
-                configuration_loss(
-                    preds[sel], batch.y[sel], mean, std, batch.pos[sel], box[g], point_loss, terms
-                )
-            )
-    if not losses:
-        return preds.sum() * 0.0
-    return torch.stack(losses).mean()
+    return glass_mlp_losses(preds, batch, species, mean, std, point_loss, terms)[0]
+
+
+def pooled_network_losses(
+    preds: torch.Tensor,
+    true: torch.Tensor,
+    particle_species: torch.Tensor,
+    species: Sequence[int],
+    point_loss: PointLoss,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The pooled per-particle loss split per network: (sums [S, T], counts [S, T]) of
+    `point_loss` over the particles of species `species[k]` at every time t (detached)."""
+    err = point_loss(preds.detach(), true.to(preds.dtype))
+    sums = preds.new_zeros(len(species), preds.shape[1])
+    counts = torch.zeros_like(sums)
+    for k, s in enumerate(species):
+        sel = particle_species == s
+        sums[k] = err[sel].sum(0)
+        counts[k] = float(sel.sum())
+    return sums, counts

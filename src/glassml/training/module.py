@@ -18,7 +18,12 @@ from torch import nn
 from torch_geometric.data import Batch
 
 from glassml.data.datamodule import DataInfo
-from glassml.training.glass_mlp_loss import DEFAULT_DISTANCES, CorrelationTerms, glass_mlp_loss
+from glassml.training.glass_mlp_loss import (
+    DEFAULT_DISTANCES,
+    CorrelationTerms,
+    glass_mlp_losses,
+    pooled_network_losses,
+)
 from glassml.training.metrics import SpeciesPearson
 from glassml.training.optim import optimizer_config
 
@@ -55,6 +60,12 @@ class PropensityModule(pl.LightningModule):
     averaged. `use_correlation_terms` (set by glassml.training.phases.TrainingPhases)
     switches the two terms off, leaving the per-configuration per-particle term (the
     authors' "free" loss).
+
+    Every validation epoch also gives the loss of every network (trained species, time
+    scale), `val_network_losses` [S, T]: the mean over the validation configurations of
+    that network's term (the pooled loss per species and time without GlassMLP's terms),
+    NaN where no particle was seen. val/loss stays the scalar; TrainingPhases selects each
+    network's weights on its own entry (glassml.training.phases).
     """
 
     def __init__(
@@ -116,6 +127,11 @@ class PropensityModule(pl.LightningModule):
                 "test": SpeciesPearson(species, info.num_targets),
             }
         )
+        #: validation loss of every network [trained species, time] of the last validation
+        #: epoch (NaN: no particle); read by glassml.training.phases.TrainingPhases
+        self.val_network_losses: torch.Tensor | None = None
+        self._network_sums = torch.zeros(0)
+        self._network_counts = torch.zeros(0)
         #: Resolved run config, stored in checkpoints so `glassml-evaluate` can rebuild.
         self.run_config: dict[str, Any] | None = None
 
@@ -167,18 +183,41 @@ class PropensityModule(pl.LightningModule):
         )
 
     def _loss(self, preds: torch.Tensor, batch: Batch) -> torch.Tensor:
+        return self._losses(preds, batch)[0]
+
+    def _losses(
+        self, preds: torch.Tensor, batch: Batch
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The loss and its parts per network: sums and counts [S, T] over the trained
+        species (rows, `network_grid`) and time scales (glass_mlp_loss.glass_mlp_losses,
+        pooled_network_losses)."""
+        species = self.info.trained_species
         if self.terms is not None:
-            return glass_mlp_loss(
+            return glass_mlp_losses(
                 preds,
                 batch,
-                self.info.trained_species,
+                species,
                 self.target_mean,
                 self.target_std,
                 POINT_LOSSES[self.loss_name],
                 self.terms if self.use_correlation_terms else None,
             )
         mask = torch.isin(batch.species, self.train_species)
-        return LOSSES[self.loss_name](preds[mask], batch.y[mask])
+        loss = LOSSES[self.loss_name](preds[mask], batch.y[mask])
+        sums, counts = pooled_network_losses(
+            preds, batch.y, batch.species, species, POINT_LOSSES[self.loss_name]
+        )
+        return loss, sums, counts
+
+    @property
+    def network_grid(self) -> tuple[list[int], int]:
+        """(trained species, number of time scales): the rows and columns of
+        `val_network_losses`, the (species, time) a network's `network_for` is asked for."""
+        return list(self.info.trained_species), self.info.num_targets
+
+    def network_label(self, species: int, time: int) -> str:
+        """Name of the network of (species, time) in logs, e.g. A_t03."""
+        return f"{self.info.species_names[species]}_{self.info.time_label(time)}"
 
     def on_fit_start(self) -> None:
         """Closed-form models (ridge) are fitted here, on the datamodule's training split."""
@@ -200,11 +239,29 @@ class PropensityModule(pl.LightningModule):
 
     def _eval_step(self, batch: Batch, stage: str) -> None:
         preds = self(batch)
-        loss = self._loss(preds, batch)
+        loss, sums, counts = self._losses(preds, batch)
         # sync_dist: under DDP the epoch loss is averaged over all ranks, not rank 0's shard
         # (the Pearson metrics sync their own states)
         self.log(f"{stage}/loss", loss, on_epoch=True, batch_size=batch.num_graphs, sync_dist=True)
         self.metrics[stage].update(preds, batch.y, batch.species, batch.batch)
+        if stage == "val":
+            self._network_sums = self._network_sums + sums.to(self._network_sums)
+            self._network_counts = self._network_counts + counts.to(self._network_counts)
+
+    def on_validation_epoch_start(self) -> None:
+        rows, times = self.network_grid
+        self._network_sums = torch.zeros(len(rows), times, dtype=torch.float64, device=self.device)
+        self._network_counts = torch.zeros_like(self._network_sums)
+
+    def _network_losses_of_epoch(self) -> torch.Tensor:
+        """The validation loss of every network [S, T] (NaN where no particle of its
+        species was seen), summed over all ranks under DDP."""
+        sums, counts = self._network_sums, self._network_counts
+        if self.trainer.world_size > 1:
+            sums = self.trainer.strategy.reduce(sums, reduce_op="sum")
+            counts = self.trainer.strategy.reduce(counts, reduce_op="sum")
+        nan = torch.full_like(sums, math.nan)
+        return torch.where(counts > 0, sums / counts.clamp_min(1), nan)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._eval_step(batch, "val")
@@ -233,6 +290,7 @@ class PropensityModule(pl.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         self._log_metrics("val")
+        self.val_network_losses = self._network_losses_of_epoch()
 
     def on_test_epoch_end(self) -> None:
         self._log_metrics("test")
