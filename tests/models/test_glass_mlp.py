@@ -21,7 +21,6 @@ from glassml.models.glass_mlp import GlassMLP
 from glassml.training.glass_mlp_loss import (
     CorrelationTerms,
     configuration_loss,
-    glass_mlp_loss,
     glass_mlp_losses,
     mobility_correlation,
     pair_distances,
@@ -183,7 +182,7 @@ def test_loss_matches_the_authors_formula_by_loops_over_pairs() -> None:
     # propensities around the threshold 0.44, where tanh and the sigmoid form agree
     batch.y = (0.44 + 0.15 * torch.randn(batch.y.shape, dtype=torch.float64) - MEAN) / STD
     preds = (0.44 + 0.1 * torch.randn(batch.y.shape, dtype=torch.float64) - MEAN) / STD
-    loss = glass_mlp_loss(preds, batch, [0, 1], MEAN, STD, POINT_LOSSES["mae"], _terms())
+    loss = glass_mlp_losses(preds, batch, [0, 1], MEAN, STD, POINT_LOSSES["mae"], _terms())[0]
     expect = []
     for k, data in enumerate(graphs):
         for s in (0, 1):
@@ -196,7 +195,7 @@ def test_loss_matches_the_authors_formula_by_loops_over_pairs() -> None:
                 mae = np.abs(y - yhat).mean()
                 expect.append(mae + _authors_loss(p_pred, p_true, pos, box))
     assert float(loss) == pytest.approx(float(np.mean(expect)), rel=1e-9)
-    free = glass_mlp_loss(preds, batch, [0], MEAN, STD, POINT_LOSSES["mae"], None)
+    free = glass_mlp_losses(preds, batch, [0], MEAN, STD, POINT_LOSSES["mae"], None)[0]
     m0 = [(batch.batch == k) & (batch.species == 0) for k in range(2)]
     per_cfg = [(preds[m] - batch.y[m]).abs().mean() for m in m0]
     assert float(free) == pytest.approx(float(sum(per_cfg) / 2), rel=1e-12)
@@ -204,7 +203,7 @@ def test_loss_matches_the_authors_formula_by_loops_over_pairs() -> None:
 
 def _grad(preds: torch.Tensor, batch: Batch, terms: CorrelationTerms) -> tuple[float, torch.Tensor]:
     preds = preds.clone().requires_grad_(True)
-    loss = glass_mlp_loss(preds, batch, [0, 1], MEAN, STD, POINT_LOSSES["mae"], terms)
+    loss = glass_mlp_losses(preds, batch, [0, 1], MEAN, STD, POINT_LOSSES["mae"], terms)[0]
     loss.backward()
     return float(loss.detach()), preds.grad
 
@@ -275,7 +274,6 @@ def test_the_loss_splits_per_network_and_each_part_moves_only_its_network() -> N
     mean, std = torch.tensor([0.3, 0.45, 0.6]), torch.tensor([0.1, 0.05, 0.2])
     args = (batch, [0, 1], mean, std, POINT_LOSSES["mae"], _terms())
     loss, sums, counts = glass_mlp_losses(preds, *args)
-    torch.testing.assert_close(loss, glass_mlp_loss(preds, *args))
     assert counts.tolist() == [[3.0] * 3] * 2
     # the scalar is the mean of the networks' losses (every configuration has both species)
     torch.testing.assert_close(loss.detach(), (sums / counts).mean())
@@ -337,10 +335,10 @@ def test_module_losses(caplog) -> None:
     )
     assert full.terms is not None and full.terms.distances == (2.0, 4.0, 6.0)
     mean, std = full.target_mean, full.target_std
-    expect = glass_mlp_loss(preds, batch, [0, 1], mean, std, POINT_LOSSES["mae"], full.terms)
+    expect = glass_mlp_losses(preds, batch, [0, 1], mean, std, POINT_LOSSES["mae"], full.terms)[0]
     torch.testing.assert_close(full._loss(preds, batch), expect)
     full.use_correlation_terms = False  # the free loss of the first phases
-    free = glass_mlp_loss(preds, batch, [0, 1], mean, std, POINT_LOSSES["mae"], None)
+    free = glass_mlp_losses(preds, batch, [0, 1], mean, std, POINT_LOSSES["mae"], None)[0]
     torch.testing.assert_close(full._loss(preds, batch), free)
     info2d = DataInfo(2, 2, [0], None, 0, [0.0], [1.0], [0], num_node_features=7)
     two = PropensityModule(GlassMLP, torch.optim.Adam, info2d, loss="mae", correlation_weight=0.5)

@@ -160,7 +160,10 @@ def glass_mlp_losses(
     point_loss: PointLoss,
     terms: CorrelationTerms | None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """`glass_mlp_loss` and its parts per network: (loss, sums [S, T], counts [S, T]) with
+    """The loss of a batch, the mean over configurations, trained species and time scales of
+    `configuration_loss` (each GlassMLP network, one per species and time, gets the authors'
+    loss up to a constant factor; needs `batch.pos`, the thermal positions, and `batch.box`),
+    and its parts per network: (loss, sums [S, T], counts [S, T]) with
     sums[k, t] the sum over the batch's configurations of the loss of species `species[k]`
     at time t (detached) and counts[k, t] the number of those configurations. GlassMLP's
     networks share no parameters, so the loss of the network of (species[k], t) is
@@ -185,21 +188,6 @@ def glass_mlp_losses(
     if not losses:
         return preds.sum() * 0.0, sums, counts
     return torch.stack(losses).mean(), sums, counts
-
-
-def glass_mlp_loss(
-    preds: torch.Tensor,
-    batch: Batch,
-    species: Sequence[int],
-    mean: torch.Tensor,
-    std: torch.Tensor,
-    point_loss: PointLoss,
-    terms: CorrelationTerms | None,
-) -> torch.Tensor:
-    """Mean over configurations, trained species and time scales of `configuration_loss`
-    (each network of GlassMLP, one per species and time, gets the authors' loss up to a
-    constant factor). Needs `batch.pos` (the thermal positions) and `batch.box`."""
-    return glass_mlp_losses(preds, batch, species, mean, std, point_loss, terms)[0]
 
 
 def pooled_network_losses(
