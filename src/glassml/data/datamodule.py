@@ -71,6 +71,10 @@ class DataInfo:
     node_feature_std: list[float] = field(default_factory=list)
     # Bapst et al. rows: the intermediate-scattering level that defines each time
     is_values: list[float] | None = None
+    # std [T] of the raw training targets of every species (row s; empty for a species not
+    # trained, and no rows when unknown, e.g. evaluation with stored statistics): GlassMLP's
+    # loss divides each species' absolute error by its own, as its authors do
+    species_target_std: list[list[float]] = field(default_factory=list)
 
     @property
     def num_targets(self) -> int:
@@ -544,8 +548,10 @@ class GlassDataModule(pl.LightningDataModule):
                 raise DatasetError(
                     f"target_stats hold {mean.shape[0]} time scales, the data selects {len(idx)}"
                 )
-        else:
+        species_std: list[list[float]] = []
+        if self.target_stats is None:
             mean, std = self._train_stats(idx)
+            species_std = [self._species_std(idx, s) for s in range(int(num_species))]
             if not self.standardize_targets:  # raw targets (Bapst et al.); stats still checked
                 mean, std = np.zeros_like(mean), np.ones_like(std)
         names, f_mean, f_std = self._attach_node_features(int(num_species))
@@ -566,6 +572,7 @@ class GlassDataModule(pl.LightningDataModule):
             node_feature_mean=f_mean,
             node_feature_std=f_std,
             is_values=None if is_values is None else [float(is_values[t]) for t in idx],
+            species_target_std=species_std,
         )
         for split in SPLITS:
             graphs = [self._to_data(r, i) for i, r in enumerate(self.raw[split])]
@@ -629,6 +636,18 @@ class GlassDataModule(pl.LightningDataModule):
         std = allv.std(dim=1).numpy()
         std = np.where(std > 0, std, 1.0)
         return mean, std
+
+    def _species_std(self, idx: list[int], species: int) -> list[float]:
+        """Std [T] of the raw training targets of one trained species ([] when it is not
+        trained or has fewer than two training particles)."""
+        if species not in self.train_species:
+            return []
+        vals = [r["target"][idx][:, r["species"] == species].double() for r in self.raw["train"]]
+        allv = torch.cat(vals, dim=1) if vals else torch.zeros(len(idx), 0)
+        if allv.shape[1] < 2:
+            return []
+        std = allv.std(dim=1).numpy()
+        return np.where(std > 0, std, 1.0).tolist()
 
     def _to_data(self, raw: dict[str, Any], config_index: int) -> Data:
         assert self.info is not None

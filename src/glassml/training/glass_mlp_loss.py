@@ -14,8 +14,11 @@ physical propensity p, dq = q - mean(q), and the spatial correlation of mobility
     G_d(r) = exp(-(r - d)^2 / 2),
 
 over all pairs of species-s particles (minimum image, j = i included). Targets here are
-standardised per time scale, so the per-particle term is the plain mean absolute (or
-squared) error of the standardised values; the variance ratio is the same in either unit.
+standardised per time scale over the trained species together, so the per-particle term
+is the mean absolute (or squared) error of the standardised values times the species'
+`point_scale` = pooled std / the species' own std (DataInfo.species_target_std): the
+error over the species' own std, as the authors divide it. The variance ratio is the
+same in either unit.
 
 Numerics (ours): q is computed as h + (1 - 2h) sigmoid(-|x|), h = [x > 0], in float64, so
 that the small side of the sigmoid keeps its relative precision when every particle is
@@ -123,11 +126,16 @@ def configuration_loss(
     box: torch.Tensor,
     point_loss: PointLoss,
     terms: CorrelationTerms | None,
+    point_scale: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Loss [T] of one configuration's particles of one species: standardised predictions
-    and targets [n, T], target mean/std [T], positions [n, dim], box [dim]. Without
-    `terms` only the per-particle term (the authors' "free" loss)."""
+    and targets [n, T], target mean/std [T], positions [n, dim], box [dim]; `point_scale`
+    [T] multiplies the per-particle term (the species' factor that makes it the error over
+    its own target std). Without `terms` only the per-particle term (the authors' "free"
+    loss)."""
     loss = point_loss(pred, true).mean(0)
+    if point_scale is not None:
+        loss = loss * point_scale.to(loss.dtype)
     if terms is None:
         return loss
     if terms.correlation_weight > 0:
@@ -159,6 +167,7 @@ def glass_mlp_losses(
     std: torch.Tensor,
     point_loss: PointLoss,
     terms: CorrelationTerms | None,
+    point_scale: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The loss of a batch, the mean over configurations, trained species and time scales of
     `configuration_loss` (each GlassMLP network, one per species and time, gets the authors'
@@ -180,7 +189,15 @@ def glass_mlp_losses(
             if int(sel.sum()) < 2:
                 continue
             loss = configuration_loss(
-                preds[sel], batch.y[sel], mean, std, batch.pos[sel], box[g], point_loss, terms
+                preds[sel],
+                batch.y[sel],
+                mean,
+                std,
+                batch.pos[sel],
+                box[g],
+                point_loss,
+                terms,
+                None if point_scale is None else point_scale[s],
             )
             losses.append(loss)
             sums[k] += loss.detach()

@@ -112,6 +112,7 @@ class PropensityModule(pl.LightningModule):
         self.register_buffer("train_species", torch.tensor(info.train_species, dtype=torch.long))
         self.register_buffer("target_mean", torch.tensor(info.target_mean, dtype=torch.float32))
         self.register_buffer("target_std", torch.tensor(info.target_std, dtype=torch.float32))
+        self.register_buffer("point_scale", self._point_scale(info))
         # metrics only for the species a loss trains: the other outputs predict nothing
         species = info.trained_species
         untrained = info.species_left_out(species)
@@ -182,6 +183,19 @@ class PropensityModule(pl.LightningModule):
             float(sharpness),
         )
 
+    @staticmethod
+    def _point_scale(info: DataInfo) -> torch.Tensor:
+        """[species, T] factors that turn the per-particle error of the (pooled)
+        standardised targets into that error over each species' own target std, as
+        GlassMLP's authors scale it: target_std / species_target_std (1 where unknown)."""
+        scale = torch.ones(info.num_species, info.num_targets)
+        for s, row in enumerate(info.species_target_std):
+            if row:
+                scale[s] = torch.tensor(info.target_std, dtype=torch.float64) / torch.tensor(
+                    row, dtype=torch.float64
+                )
+        return scale.float()
+
     def _loss(self, preds: torch.Tensor, batch: Batch) -> torch.Tensor:
         return self._losses(preds, batch)[0]
 
@@ -201,6 +215,7 @@ class PropensityModule(pl.LightningModule):
                 self.target_std,
                 POINT_LOSSES[self.loss_name],
                 self.terms if self.use_correlation_terms else None,
+                self.point_scale,
             )
         mask = torch.isin(batch.species, self.train_species)
         loss = LOSSES[self.loss_name](preds[mask], batch.y[mask])
