@@ -76,6 +76,19 @@ def test_the_point_term_is_each_species_error_over_its_own_std() -> None:
         err = (phys_pred[m] - phys_true[m]).abs().mean(0) / torch.tensor(own[s])
         torch.testing.assert_close(sums[s] / counts[s], err, rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(loss.detach(), (sums / counts).mean(), rtol=1e-6, atol=1e-7)
+    # the authors' free model (both weights 0) keeps this per-configuration, per-species form
+    free = PropensityModule(GlassMLP, torch.optim.Adam, info, loss="mae", per_configuration=True)
+    free.load_state_dict(module.state_dict())
+    free_loss, free_sums, _ = free._losses(free(batch), batch)
+    torch.testing.assert_close(free_sums, sums)
+    torch.testing.assert_close(free_loss, loss)
+    # otherwise zero weights give the per-particle loss pooled over the trained particles
+    plain_mae = PropensityModule(GlassMLP, torch.optim.Adam, info, loss="mae")
+    plain_mae.load_state_dict(module.state_dict())
+    m = torch.isin(batch.species, torch.tensor([0, 1]))
+    torch.testing.assert_close(
+        plain_mae._losses(plain_mae(batch), batch)[0], (preds[m] - batch.y[m]).abs().mean()
+    )
     # without per-species stds (e.g. older checkpoints) the pooled std is used
     plain = DataInfo(3, 2, [0, 1], None, 1, mean, pooled, [0, 1], num_node_features=5)
     module2 = PropensityModule(

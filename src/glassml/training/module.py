@@ -59,7 +59,9 @@ class PropensityModule(pl.LightningModule):
     the per-particle term plus the weighted mobility-correlation and variance terms,
     averaged. `use_correlation_terms` (set by glassml.training.phases.TrainingPhases)
     switches the two terms off, leaving the per-configuration per-particle term (the
-    authors' "free" loss).
+    authors' "free" loss). `per_configuration` keeps that per-configuration, per-species
+    form even when both weights are 0 (GlassMLP's free model); otherwise the loss is the
+    per-particle loss pooled over the batch's trained particles.
 
     Every validation epoch also gives the loss of every network (trained species, time
     scale), `val_network_losses` [S, T]: the mean over the validation configurations of
@@ -82,6 +84,7 @@ class PropensityModule(pl.LightningModule):
         correlation_distances: list[float] | None = None,
         mobility_threshold: float = 0.44,
         mobility_sharpness: float = 20.0,
+        per_configuration: bool = False,
     ) -> None:
         super().__init__()
         if loss not in LOSSES:
@@ -96,6 +99,7 @@ class PropensityModule(pl.LightningModule):
             mobility_threshold,
             mobility_sharpness,
         )
+        self.per_configuration = bool(per_configuration) or self.terms is not None
         #: switched by the training phases (glassml.training.phases)
         self.use_correlation_terms = True
         if isinstance(net, nn.Module):
@@ -206,7 +210,7 @@ class PropensityModule(pl.LightningModule):
         species (rows, `network_grid`) and time scales (glass_mlp_loss.glass_mlp_losses,
         pooled_network_losses)."""
         species = self.info.trained_species
-        if self.terms is not None:
+        if self.per_configuration:
             return glass_mlp_losses(
                 preds,
                 batch,
@@ -214,7 +218,7 @@ class PropensityModule(pl.LightningModule):
                 self.target_mean,
                 self.target_std,
                 POINT_LOSSES[self.loss_name],
-                self.terms if self.use_correlation_terms else None,
+                self.terms if self.use_correlation_terms and self.terms is not None else None,
                 self.point_scale,
             )
         mask = torch.isin(batch.species, self.train_species)
