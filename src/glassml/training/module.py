@@ -201,7 +201,11 @@ class PropensityModule(pl.LightningModule):
         return scale.float()
 
     def _loss(self, preds: torch.Tensor, batch: Batch) -> torch.Tensor:
-        return self._losses(preds, batch)[0]
+        """The training loss (no split per network: only validation needs it)."""
+        if self.per_configuration:
+            return self._per_configuration_losses(preds, batch)[0]
+        mask = torch.isin(batch.species, self.train_species)
+        return LOSSES[self.loss_name](preds[mask], batch.y[mask])
 
     def _losses(
         self, preds: torch.Tensor, batch: Batch
@@ -209,24 +213,27 @@ class PropensityModule(pl.LightningModule):
         """The loss and its parts per network: sums and counts [S, T] over the trained
         species (rows, `network_grid`) and time scales (glass_mlp_loss.glass_mlp_losses,
         pooled_network_losses)."""
-        species = self.info.trained_species
         if self.per_configuration:
-            return glass_mlp_losses(
-                preds,
-                batch,
-                species,
-                self.target_mean,
-                self.target_std,
-                POINT_LOSSES[self.loss_name],
-                self.terms if self.use_correlation_terms and self.terms is not None else None,
-                self.point_scale,
-            )
-        mask = torch.isin(batch.species, self.train_species)
-        loss = LOSSES[self.loss_name](preds[mask], batch.y[mask])
+            return self._per_configuration_losses(preds, batch)
         sums, counts = pooled_network_losses(
-            preds, batch.y, batch.species, species, POINT_LOSSES[self.loss_name]
+            preds, batch.y, batch.species, self.info.trained_species, POINT_LOSSES[self.loss_name]
         )
-        return loss, sums, counts
+        return self._loss(preds, batch), sums, counts
+
+    def _per_configuration_losses(
+        self, preds: torch.Tensor, batch: Batch
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """GlassMLP's loss per configuration and species, with its parts per network."""
+        return glass_mlp_losses(
+            preds,
+            batch,
+            self.info.trained_species,
+            self.target_mean,
+            self.target_std,
+            POINT_LOSSES[self.loss_name],
+            self.terms if self.use_correlation_terms else None,
+            self.point_scale,
+        )
 
     @property
     def network_grid(self) -> tuple[list[int], int]:

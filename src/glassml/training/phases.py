@@ -312,7 +312,7 @@ class TrainingPhases(pl.Callback):
         first_epoch = trainer.current_epoch + 1 - self.epoch_in_phase
         composite = None
         if self.units is not None:
-            self._end_phase_per_unit(pl_module, phase, stopped, first_epoch)
+            self._end_phase_per_unit(stopped, first_epoch)
             composite = self.composite_score() if self._last else None
         else:
             self._end_phase_joint(pl_module, phase, stopped)
@@ -358,16 +358,10 @@ class TrainingPhases(pl.Callback):
             else f"; last {self.monitor} {self.last_value:.6g}",
         )
 
-    def _end_phase_per_unit(
-        self,
-        pl_module: pl.LightningModule,
-        phase: Phase,
-        stopped: bool,
-        first_epoch: int,
-    ) -> None:
+    def _end_phase_per_unit(self, stopped: bool, first_epoch: int) -> None:
         """Every unit back to its own best weights (phases that select)."""
         assert self.units is not None
-        selects = phase.patience is not None or self._last
+        selects = self._tracking
         if selects:
             for unit in self.units:
                 if unit.best_weights is not None:
