@@ -621,33 +621,37 @@ class GlassDataModule(pl.LightningDataModule):
                 raw["node_features"] = (raw["node_features"] - m) / sd
         return names, mean.tolist(), std.tolist()
 
+    def _train_targets(self, idx: list[int], species: list[int]) -> torch.Tensor:
+        """Raw training targets [T, n] at the time indices `idx` of the particles of
+        `species`, all training configurations together."""
+        vals = [
+            r["target"][idx][:, torch.isin(r["species"], torch.tensor(species))].double()
+            for r in self.raw["train"]
+        ]
+        return torch.cat(vals, dim=1) if vals else torch.zeros(len(idx), 0, dtype=torch.float64)
+
+    @staticmethod
+    def _std(values: torch.Tensor) -> np.ndarray:
+        """Std [T] over particles, 1 where it is 0 (a constant target stays finite)."""
+        std = values.std(dim=1).numpy()
+        return np.where(std > 0, std, 1.0)
+
     def _train_stats(self, idx: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        vals = []
-        for r in self.raw["train"]:
-            mask = torch.isin(r["species"], torch.tensor(self.train_species))
-            vals.append(r["target"][idx][:, mask].double())
-        if not vals or sum(v.shape[1] for v in vals) < 2:
+        allv = self._train_targets(idx, self.train_species)
+        if allv.shape[1] < 2:
             raise DatasetError(
                 f"{self.root}: the training split has no particles of species "
                 f"{self.train_species} (dataset.train_species)"
             )
-        allv = torch.cat(vals, dim=1)
-        mean = allv.mean(dim=1).numpy()
-        std = allv.std(dim=1).numpy()
-        std = np.where(std > 0, std, 1.0)
-        return mean, std
+        return allv.mean(dim=1).numpy(), self._std(allv)
 
     def _species_std(self, idx: list[int], species: int) -> list[float]:
         """Std [T] of the raw training targets of one trained species ([] when it is not
         trained or has fewer than two training particles)."""
         if species not in self.train_species:
             return []
-        vals = [r["target"][idx][:, r["species"] == species].double() for r in self.raw["train"]]
-        allv = torch.cat(vals, dim=1) if vals else torch.zeros(len(idx), 0)
-        if allv.shape[1] < 2:
-            return []
-        std = allv.std(dim=1).numpy()
-        return np.where(std > 0, std, 1.0).tolist()
+        allv = self._train_targets(idx, [species])
+        return self._std(allv).tolist() if allv.shape[1] >= 2 else []
 
     def _to_data(self, raw: dict[str, Any], config_index: int) -> Data:
         assert self.info is not None
