@@ -1,10 +1,11 @@
-"""LAMMPS text dumps read by our own parser, for the dumps the libraries refuse.
+"""LAMMPS text dumps read by our own parser: the ones MDAnalysis refuses or misreads.
 
-LAMMPS legitimately writes dumps that MDAnalysis refuses: without an `id` column ("No id
-column found in dump file"), or of a 2D system whose ATOMS line names x and y only (no z
-column; ASE's reader refuses these too). Published data sets come in that form, e.g. the
-KA 2D files of the GlassBench authors, so glassml.data.trajectory reads such dumps here
-and keeps MDAnalysis for the rest.
+LAMMPS legitimately writes dumps that MDAnalysis (2.11) refuses: without an `id` column
+("No id column found in dump file"), or of a 2D system whose ATOMS line names x and y
+only (ASE's reader refuses these too). Published data sets come in that form, e.g. the
+KA 2D files of the GlassBench authors. MDAnalysis also misplaces scaled coordinates (its
+issues #4788, #5138) and adds image flags to unwrapped ones. glassml.data.trajectory
+reads those dumps here and the rest with MDAnalysis.
 
 The format (docs.lammps.org/dump.html), frames one after the other:
 
@@ -13,8 +14,9 @@ The format (docs.lammps.org/dump.html), frames one after the other:
 
 (`ITEM: UNITS` and `ITEM: TIME` may precede TIMESTEP: dump_modify units/time yes). Atoms
 are kept in file order, or sorted by id when there is an id column (as MDAnalysis does).
-Coordinates as the MDAnalysis path gives them: relative to the box's lower corner, scaled
-ones (xs, xsu) multiplied by the box, image flags (ix iy iz) added to wrapped ones.
+Positions as the MDAnalysis path gives them for x and xu: relative to the box's lower
+corner (x - xlo; xs * L for scaled ones, as xs = (x - xlo) / L), with the image flags
+added to wrapped coordinates (x, xs) only.
 """
 
 from __future__ import annotations
@@ -106,10 +108,20 @@ def skip_blank(lines: list[str], i: int) -> int:
     return i
 
 
-def read_frame(path: Path, k: int, lines: list[str], i: int) -> tuple[Frame, list[str], int]:
-    """The frame starting at line i: (frame, ATOMS column names, index after it)."""
-    where = f"{path}, frame {k}"
+@dataclass
+class Header:
+    """The items before a frame's atom lines; `start`: index of the first atom line."""
 
+    step: int
+    time: float | None
+    n: int
+    lo: np.ndarray
+    edges: np.ndarray
+    columns: list[str]
+    start: int
+
+
+def read_header(where: str, lines: list[str], i: int) -> Header:
     def line(j: int) -> str:
         if j >= len(lines):
             raise TrajectoryError(f"{where}: the file ends inside the frame (truncated)")
@@ -145,59 +157,63 @@ def read_frame(path: Path, k: int, lines: list[str], i: int) -> tuple[Frame, lis
             break
         else:
             raise TrajectoryError(f"{where}, line {i + 1}: unknown section '{item[:40]}'")
-    missing = [
-        s for s, v in (("TIMESTEP", step), ("NUMBER OF ATOMS", n), ("BOX BOUNDS", box)) if v is None
-    ]
+    given = {"TIMESTEP": step, "NUMBER OF ATOMS": n, "BOX BOUNDS": box}
+    missing = [item for item, value in given.items() if value is None]
     if missing:
         raise TrajectoryError(f"{where}: no ITEM: {', '.join(missing)} before ITEM: ATOMS")
     if n <= 0:
         raise TrajectoryError(f"{where}: NUMBER OF ATOMS is {n}")
-    columns = name.split()[1:]
-    cols = layout(columns, where)
-    start = i + 1
-    table = atom_table(where, lines, start, n, columns)
-    lo, length = box
+    return Header(step, time, n, *box, columns=name.split()[1:], start=i + 1)
+
+
+def read_frame(path: Path, k: int, lines: list[str], i: int) -> tuple[Frame, list[str], int]:
+    """The frame starting at line i: (frame, ATOMS column names, index after it)."""
+    where = f"{path}, frame {k}"
+    head = read_header(where, lines, i)
+    cols = layout(head.columns, where)
+    table = atom_table(where, lines, head.start, head.n, head.columns)
 
     def values(c: int, kind: type = float) -> np.ndarray:
         try:
             return table[:, c].astype(kind)
-        except ValueError:
+        except ValueError:  # find the culprit
+            out, what = [], "an integer" if kind is np.int64 else "a number"
             for r, token in enumerate(table[:, c]):
                 try:
-                    kind(token)
+                    out.append(kind(token))
                 except ValueError:
                     raise TrajectoryError(
-                        f"{where}, line {start + r + 1}: '{token}' in column '{columns[c]}' "
-                        f"is not {'an integer' if kind is np.int64 else 'a number'}"
+                        f"{where}, line {head.start + r + 1}: '{token}' in column "
+                        f"'{head.columns[c]}' is not {what}"
                     ) from None
-            raise
+            return np.asarray(out, dtype=kind)
 
     d = len(cols.coords)
     x = np.stack([values(c) for c in cols.coords], axis=1)
     if not np.all(np.isfinite(x)):
         r = int(np.flatnonzero(~np.isfinite(x).all(axis=1))[0])
-        raise TrajectoryError(f"{where}, line {start + r + 1}: a coordinate is not finite")
-    x = x * length[:d] if cols.scaled else x - lo[:d]
+        raise TrajectoryError(f"{where}, line {head.start + r + 1}: a coordinate is not finite")
+    x = x * head.edges[:d] if cols.scaled else x - head.lo[:d]
     if cols.images is not None:
-        x += np.stack([values(c, np.int64) for c in cols.images], axis=1) * length[:d]
-    labels = (
-        values(cols.label, np.int64).astype(str) if cols.numeric_label else table[:, cols.label]
-    )
+        x += np.stack([values(c, np.int64) for c in cols.images], axis=1) * head.edges[:d]
+    labels = table[:, cols.label]
+    if cols.numeric_label:
+        labels = values(cols.label, np.int64).astype(str)
     if cols.ids is not None:
         ids = values(cols.ids, np.int64)
-        if np.unique(ids).size != n:
+        if np.unique(ids).size != head.n:
             raise TrajectoryError(f"{where}: atom ids repeat in the id column")
         order = np.argsort(ids)
         x, labels = x[order], labels[order]
     frame = Frame(
         positions=x,
         labels=np.asarray(labels, dtype=str),
-        box=length[:d].copy(),
+        box=head.edges[:d].copy(),
         unwrapped=cols.unwrapped,
-        step=step,
-        time=time,
+        step=head.step,
+        time=head.time,
     )
-    return frame, columns, start + n
+    return frame, head.columns, head.start + head.n
 
 
 def read_box(where: str, name: str, rows: list[str], first: int) -> tuple[np.ndarray, np.ndarray]:
