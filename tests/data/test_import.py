@@ -1,5 +1,6 @@
 """`glassml-data import` on trajectories written by the real codes: LAMMPS (text dumps with
-image flags, wrapped only, unwrapped), ASE (extended XYZ) and gsd (GSD as HOOMD writes it).
+image flags, wrapped only, unwrapped, without ids, 2D without z), ASE (extended XYZ) and gsd
+(GSD as HOOMD writes it).
 Propensities are checked against a numpy computation from the raw frames."""
 
 from __future__ import annotations
@@ -124,6 +125,47 @@ def test_wrapped_and_unwrapped_dumps_give_the_same_dataset(imported) -> None:
             b = load(imported[name] / f"config_{k:04d}.npz")
             for key in ("md_prop", "md_prop_cage", "bb_prop", "initial_positions"):
                 np.testing.assert_allclose(a[key], b[key], atol=2e-5, err_msg=f"{name} {key}")
+
+
+def drop_columns(src: Path, dst: Path, drop: set[str]) -> None:
+    """Copy the dump `src` to `dst` without the ATOMS columns in `drop`."""
+    out, keep = [], None
+    for line in src.read_text().splitlines():
+        if line.startswith("ITEM:"):
+            columns = line.split()[2:] if line.startswith("ITEM: ATOMS") else None
+            keep = None if columns is None else [i for i, c in enumerate(columns) if c not in drop]
+            if keep is not None:
+                line = "ITEM: ATOMS " + " ".join(columns[i] for i in keep)
+        elif keep is not None:
+            values = line.split()
+            line = " ".join(values[i] for i in keep)
+        out.append(line)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    dst.write_text("\n".join(out) + "\n")
+
+
+def test_id_less_and_2d_dumps(lammps_sets, imported, tmp_path) -> None:
+    """LAMMPS dumps without the id column (atoms in file order, here id order), and 2D ones
+    without z columns, import as the dumps with ids do."""
+    root = lammps_sets["images"]
+    for name, drop in (("no_id", {"id"}), ("2d", {"id", "z", "iz"})):
+        for dump in root.glob("config_*/*.dump"):
+            drop_columns(dump, tmp_path / name / dump.relative_to(root), drop)
+    out = import_dataset(spec(tmp_path / "no_id", tmp_path / "out_no_id"), progress=False)
+    for k in range(N_CONFIGS):
+        a = load(imported["images"] / f"config_{k:04d}.npz")
+        b = load(out / f"config_{k:04d}.npz")
+        for key in ("types", "md_prop", "md_prop_cage", "bb_prop", "initial_positions", "box"):
+            np.testing.assert_allclose(a[key], b[key], atol=2e-5, err_msg=key)
+
+    out = import_dataset(spec(tmp_path / "2d", tmp_path / "out_2d", dim=2), progress=False)
+    got = load(out / "config_0002.npz")
+    disp = []
+    for r in range(N_ISO):
+        x, _, _ = raw_unwrapped(root / "config_2" / f"run_{r}.dump")
+        disp.append(np.linalg.norm(x[1:, :, :2] - x[0, :, :2], axis=-1))
+    np.testing.assert_allclose(got["md_prop"], np.mean(disp, 0), atol=2e-4)
+    assert got["box"].shape == (2,) and got["initial_positions"].shape == (256, 2)
 
 
 def test_extxyz_and_gsd_written_by_ase_and_gsd(lammps_sets, imported, tmp_path) -> None:

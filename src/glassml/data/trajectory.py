@@ -1,8 +1,10 @@
 """Frames written by other MD codes: LAMMPS text dumps and data files, extended XYZ, GSD.
 
 Every format is read by a well-kept library and returned as the same `Frame` record:
-- LAMMPS text dumps: MDAnalysis (its reader applies image flags, knows the four
-  coordinate conventions x/xs/xu/xsu and sorts atoms by id; ASE's reader drops ix/iy/iz);
+- LAMMPS text dumps: MDAnalysis (its reader applies image flags to x/y/z, reads unwrapped
+  xu/yu/zu and sorts atoms by id; ASE's reader drops ix/iy/iz), except the dumps it refuses
+  or misreads, which glassml.data.lammps_dump parses: no id column, 2D without z columns,
+  scaled coordinates (xs, xsu);
 - LAMMPS data files and extended XYZ: ASE (`ase.io`);
 - GSD (HOOMD-blue): the `gsd` package itself, which also tells whether a frame stores its
   own image flags (HOOMD writes them only in the first frame unless asked).
@@ -111,7 +113,9 @@ def _to_dim(path: Path, k: int, frame: Frame, dim: int) -> Frame:
         frame.positions = frame.positions[:, :2]
         frame.box = frame.box[:2]
         return frame
-    raise TrajectoryError(f"{path}, frame {k}: {frame.positions.shape[1]}D positions, dim={dim}")
+    raise TrajectoryError(
+        f"{path}, frame {k}: the file holds {frame.positions.shape[1]}D positions, but dim={dim}"
+    )
 
 
 def _orthorhombic(path: Path, k: int, angles: np.ndarray) -> None:
@@ -122,7 +126,30 @@ def _orthorhombic(path: Path, k: int, angles: np.ndarray) -> None:
         )
 
 
+def _mdanalysis_reads(path: Path) -> bool:
+    """Whether MDAnalysis reads the dump right: TIMESTEP first, and an ATOMS line with id,
+    type and x y z columns, or xu yu zu without image flags (it would add them again)."""
+    with open(path) as f:
+        head = [f.readline().strip() for _ in range(12)]
+    if head[0] != "ITEM: TIMESTEP":
+        return False
+    atoms = next((line for line in head if line.startswith("ITEM: ATOMS")), "")
+    columns = set(atoms.split()[2:])
+    unwrapped = {"xu", "yu", "zu"} <= columns and not columns & {"ix", "iy", "iz"}
+    return {"id", "type"} <= columns and ({"x", "y", "z"} <= columns or unwrapped)
+
+
 def _lammps_dump(path: Path, time_key: str) -> list[Frame]:
+    # LAMMPS writes dumps without an id column and 2D dumps without z columns, both
+    # legitimate (published data sets come so), which MDAnalysis refuses (ASE the 2D ones);
+    # and MDAnalysis 2.11 misplaces scaled coordinates (subtracts the box's lower corner
+    # twice, adds image flags to the fractions: its issues #4788, #5138) and adds image flags
+    # to unwrapped ones. We parse those
+    # dumps ourselves; the rest stays with MDAnalysis, the well-kept reader.
+    if not _mdanalysis_reads(path):
+        from glassml.data.lammps_dump import read_lammps_dump
+
+        return read_lammps_dump(path)
     import MDAnalysis as mda
 
     def universe(unwrap: bool):
