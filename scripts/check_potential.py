@@ -1,6 +1,7 @@
 """Which simulator potential made these configurations? Forces and configurational temperature.
 
-For every file and every named simulator config (conf/simulator/<name>.yaml) it prints the
+For every file and every simulator config (a name in conf/simulator/, or a YAML file with a
+`potential:` block of epsilon, sigma, cutoff and truncation) it prints the
 root-mean-square force per particle and the configurational temperature
 T_conf = sum |F|^2 / sum lap U (glassml.simulate.potential_check), over the file's frames:
 
@@ -23,11 +24,23 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import yaml
 
 from glassml.data.io import POSITION_KEYS, NpzReader
 from glassml.data.trajectory import read_frames
-from glassml.features.energy import table_from_simulator_config
+from glassml.features.energy import table_from_mapping, table_from_simulator_config
 from glassml.simulate.potential_check import configurational_temperature, force_rms
+
+
+def load_table(name: str):
+    """A conf/simulator name, or a YAML file with a simulator-style `potential:` block."""
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        potential = (yaml.safe_load(path.read_text()) or {}).get("potential")
+        if not isinstance(potential, dict):
+            raise SystemExit(f"{path}: no 'potential:' block (epsilon, sigma, cutoff)")
+        return table_from_mapping(potential)
+    return table_from_simulator_config(name)
 
 
 def species_of(labels: np.ndarray) -> np.ndarray:
@@ -55,7 +68,9 @@ def configurations(path: Path, args: argparse.Namespace):
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("files", nargs="+", type=Path)
-    parser.add_argument("--simulator", nargs="+", required=True, help="conf/simulator names")
+    parser.add_argument(
+        "--simulator", nargs="+", required=True, help="conf/simulator names or YAML files"
+    )
     parser.add_argument("--dim", type=int, default=3, choices=(2, 3))
     parser.add_argument("--format", default="auto", help="trajectory format (default: auto)")
     parser.add_argument("--positions", default="inherent", choices=sorted(POSITION_KEYS))
@@ -63,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-frames", type=int, default=20, help="frames per trajectory")
     args = parser.parse_args(argv)
 
-    tables = {name: table_from_simulator_config(name) for name in args.simulator}
+    tables = {Path(name).stem: load_table(name) for name in args.simulator}
     print(f"{'file':40s} {'potential':16s} {'frames':>6s} {'rms |F|':>10s} {'T_conf':>16s}")
     for path in args.files:
         confs = list(configurations(path, args))
