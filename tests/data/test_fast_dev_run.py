@@ -72,7 +72,7 @@ def test_ka2d_glass_mlp_takes_the_ternary_potential_from_the_dataset(
     temperature: float, tmp_path: Path
 ) -> None:
     """GlassBench KA 2D files store no simulator config: the energy descriptor of
-    features=glass_mlp takes the dataset's KA2 ternary potential with no extra flag."""
+    features=glass_mlp takes the dataset's 2D ternary (KA2-2D) potential with no extra flag."""
     from glassml.training.train import train
 
     n_times = 6 if temperature == 0.30 else 8

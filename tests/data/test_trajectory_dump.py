@@ -336,3 +336,14 @@ def test_2d_dump_with_dim_3_and_empty_file_are_refused(tmp_path) -> None:
         read_frames(path, "lammps-dump", dim=3)
     with pytest.raises(TrajectoryError, match=r"empty\.dump: holds no frames"):
         read_frames(write(tmp_path, "\n", "empty.dump"), "lammps-dump")
+
+
+def test_dump_is_recognised_by_its_first_line_whatever_its_suffix(tmp_path) -> None:
+    """Some publish dumps named .xyz; auto-detection reads the first line before the suffix."""
+    x = trajectory(2)
+    path = write(tmp_path, dump_text(x, "xu"), name="frames.xyz")
+    assert len(read_frames(path, dim=2)) == len(STEPS)
+    xyz = 'Lattice="5 0 0 0 5 0 0 0 5" Properties=species:S:1:pos:R:3'
+    plain = write(tmp_path, f"2\n{xyz}\nH 0 0 0\nHe 1 1 1\n", name="plain.xyz")
+    (frame,) = read_frames(plain, dim=3)  # a real XYZ file still goes to the XYZ reader
+    assert frame.labels.tolist() == ["H", "He"] and frame.box.tolist() == [5.0, 5.0, 5.0]

@@ -11,6 +11,8 @@ from glassml.features.structure import Structure, coarse_grain, kernel_volume
 from glassml.simulate.md import LJSystem
 from glassml.simulate.potential import LJTable
 
+from ..simulate.conftest import TERNARY_EPS, TERNARY_SIG, random_liquid
+from ..simulate.reference import lj_energy_forces
 from . import reference as ref
 from .conftest import KA_EPS, KA_SIG
 
@@ -73,6 +75,16 @@ def test_energy_2d_matches_simulator(liquid2d) -> None:
     np.testing.assert_allclose(
         values[:50, 0], ref.lj_energies(pos, types, box, KA_EPS, KA_SIG, 2.5, rows=50), rtol=1e-9
     )
+
+
+def test_glassbench_ka2d_energy_is_the_smoothed_ternary_potential() -> None:
+    """`potential: ka2d_ternary` (GlassBench KA 2D files store no potential) gives the
+    authors' KA2-2D energies: their parameters and published smoothing coefficients."""
+    pos, types, box = random_liquid(300, 2, 1.0, np.random.default_rng(2), n_species=3)
+    specs = parse_specs([{"name": "energy", "potential": "ka2d_ternary"}])
+    values, _ = compute_descriptors({"inherent": pos}, types, box, 3, specs, "x.npz")
+    expect, _ = lj_energy_forces(pos, types, box, TERNARY_EPS, TERNARY_SIG, 2.5, "smooth")
+    np.testing.assert_allclose(values[:, 0], expect, rtol=0, atol=1e-7)
 
 
 def test_energy_potential_resolution(ka3d, tmp_path) -> None:

@@ -7,8 +7,9 @@ from glassml.simulate.potential import LJTable
 
 KA_EPS = [[1.0, 1.5], [1.5, 0.5]]
 KA_SIG = [[1.0, 0.8], [0.8, 0.88]]
-TERNARY_EPS = [[1.0, 1.5, 1.25], [1.5, 0.5, 1.0], [1.25, 1.0, 0.75]]
-TERNARY_SIG = [[1.0, 0.8, 0.9], [0.8, 0.88, 0.84], [0.9, 0.84, 0.94]]
+# the 2D ternary mixture of GlassBench KA 2D (the authors' "KA2-2D"; conf/simulator/ka2d_ternary)
+TERNARY_EPS = [[1.0, 1.5, 0.75], [1.5, 0.5, 1.5], [0.75, 1.5, 0.75]]
+TERNARY_SIG = [[1.0, 0.8, 0.9], [0.8, 0.88, 0.8], [0.9, 0.8, 0.94]]
 
 
 @pytest.fixture

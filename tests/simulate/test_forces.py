@@ -12,38 +12,43 @@ from glassml.simulate.thermostat import BussiThermostat
 from .conftest import KA_EPS, KA_SIG, TERNARY_EPS, TERNARY_SIG, random_liquid
 from .reference import lj_energy_forces
 
-CASES = [  # (dim, n, density, eps, sig) — small boxes use the all-pairs builder, big ones cells
-    (3, 160, 1.0, KA_EPS, KA_SIG),
-    (3, 900, 1.0, KA_EPS, KA_SIG),
-    (2, 150, 0.8, KA_EPS, KA_SIG),
-    (2, 700, 0.8, TERNARY_EPS, TERNARY_SIG),
+CASES = [  # (dim, n, density, eps, sig, truncation) — small boxes: all-pairs builder; big: cells
+    (3, 160, 1.0, KA_EPS, KA_SIG, "shift"),
+    (3, 900, 1.0, KA_EPS, KA_SIG, "shift"),
+    (2, 150, 0.8, KA_EPS, KA_SIG, "shift"),
+    (2, 700, 0.8, TERNARY_EPS, TERNARY_SIG, "shift"),
+    (2, 700, 0.8, TERNARY_EPS, TERNARY_SIG, "smooth"),
+    (3, 900, 1.0, KA_EPS, KA_SIG, "smooth"),
 ]
 
 
 def _check_against_reference(system: LJSystem, eps, sig):
     e_ref, f_ref = lj_energy_forces(
-        system.wrapped_positions(), system.types, system.box, eps, sig, 2.5
-    )
+        system.wrapped_positions(), system.types, system.box, eps, sig, 2.5,
+        system.table.truncation,
+    )  # fmt: skip
     system.set_positions(system.positions)  # recompute with energies
-    np.testing.assert_allclose(system.epot_atoms, e_ref, rtol=1e-9, atol=1e-9)
-    np.testing.assert_allclose(system.epot, e_ref.sum(), rtol=1e-10)
-    np.testing.assert_allclose(system.forces, f_ref, rtol=1e-8, atol=1e-8)
+    # the reference's smoothing coefficients are printed to 11 decimals: 1e-8 per pair
+    atol = 1e-9 if system.table.truncation == "shift" else 1e-7
+    np.testing.assert_allclose(system.epot_atoms, e_ref, rtol=1e-9, atol=atol)
+    np.testing.assert_allclose(system.epot, e_ref.sum(), rtol=1e-10, atol=atol * system.n)
+    np.testing.assert_allclose(system.forces, f_ref, rtol=1e-8, atol=10 * atol)
 
 
-@pytest.mark.parametrize("dim,n,density,eps,sig", CASES)
-def test_random_configuration_matches_brute_force(dim, n, density, eps, sig):
+@pytest.mark.parametrize("dim,n,density,eps,sig,truncation", CASES)
+def test_random_configuration_matches_brute_force(dim, n, density, eps, sig, truncation):
     rng = np.random.default_rng(n)
     x, types, box = random_liquid(n, dim, density, rng, n_species=len(eps))
-    system = LJSystem(x, types, box, LJTable.from_lists(eps, sig, 2.5))
+    system = LJSystem(x, types, box, LJTable.from_lists(eps, sig, 2.5, truncation))
     _check_against_reference(system, eps, sig)
 
 
-@pytest.mark.parametrize("dim,n,density,eps,sig", CASES)
-def test_equilibrated_configuration_matches_brute_force(dim, n, density, eps, sig):
+@pytest.mark.parametrize("dim,n,density,eps,sig,truncation", CASES)
+def test_equilibrated_configuration_matches_brute_force(dim, n, density, eps, sig, truncation):
     """After MD (list rebuilds, particles crossing the box) the forces are still exact."""
     rng = np.random.default_rng(1)
     x, types, box = random_liquid(n, dim, density, rng, n_species=len(eps))
-    system = LJSystem(x, types, box, LJTable.from_lists(eps, sig, 2.5))
+    system = LJSystem(x, types, box, LJTable.from_lists(eps, sig, 2.5, truncation))
     system.draw_velocities(1.0, rng)
     system.run(600, 0.004, BussiThermostat(1.0, 0.2, rng))
     assert system.nlist.n_builds > 3
@@ -51,11 +56,11 @@ def test_equilibrated_configuration_matches_brute_force(dim, n, density, eps, si
     _check_against_reference(system, eps, sig)
 
 
-@pytest.mark.parametrize("dim", [2, 3])
-def test_forces_are_minus_energy_gradient(dim):
+@pytest.mark.parametrize("dim,truncation", [(2, "shift"), (3, "shift"), (2, "smooth")])
+def test_forces_are_minus_energy_gradient(dim, truncation):
     rng = np.random.default_rng(7)
     x, types, box = random_liquid(200, dim, 0.9, rng)
-    system = LJSystem(x, types, box, LJTable.from_lists(KA_EPS, KA_SIG, 2.5))
+    system = LJSystem(x, types, box, LJTable.from_lists(KA_EPS, KA_SIG, 2.5, truncation))
     forces = system.forces.copy()
     h = 1e-6
     for i in rng.choice(len(x), 5, replace=False):

@@ -11,7 +11,7 @@ from glassml.simulate.potential import LJTable
 from glassml.simulate.thermostat import BussiThermostat
 
 from ..data.lammps_runs import lammps_available
-from .conftest import KA_EPS, KA_SIG, random_liquid
+from .conftest import KA_EPS, KA_SIG, TERNARY_EPS, TERNARY_SIG, random_liquid
 
 # LAMMPS enters this process only when these tests run (not at collection): once loaded,
 # its voro++ takes the place of freud's and freud's Voronoi crashes (tests/features)
@@ -25,11 +25,18 @@ def LAMMPS():
     return load_lammps()
 
 
-@pytest.fixture(scope="module")
-def liquid():
+@pytest.fixture(scope="module", params=["ka3d", "ka2d_smooth"])
+def liquid(request):
+    """KA 3D with the shifted LJ (LAMMPS lj/cut), and the 2D ternary GlassBench mixture with
+    the smoothed LJ (the same formula given to LAMMPS's `lepton` pair style)."""
     rng = np.random.default_rng(0)
-    x, types, box = random_liquid(600, 3, 1.2, rng, min_dist=0.7)
-    system = LJSystem(x, types, box, LJTable.from_lists(KA_EPS, KA_SIG, 2.5))
+    if request.param == "ka3d":
+        x, types, box = random_liquid(600, 3, 1.2, rng, min_dist=0.7)
+        table = LJTable.from_lists(KA_EPS, KA_SIG, 2.5)
+    else:
+        x, types, box = random_liquid(500, 2, 1.0, rng, n_species=3, min_dist=0.75)
+        table = LJTable.from_lists(TERNARY_EPS, TERNARY_SIG, 2.5, "smooth")
+    system = LJSystem(x, types, box, table)
     system.draw_velocities(1.0, rng)
     system.run(400, 0.005, BussiThermostat(1.0, 0.2, rng))
     return system
@@ -42,7 +49,8 @@ def test_energies_and_forces_match_lammps(liquid, LAMMPS):
     energies, forces = lammps_energy_forces(lmp)
     liquid.set_positions(liquid.positions)
     np.testing.assert_allclose(liquid.epot_atoms, energies, atol=1e-10)
-    np.testing.assert_allclose(liquid.forces, forces, atol=1e-9)
+    np.testing.assert_allclose(liquid.forces, forces[:, : liquid.dim], atol=1e-9)
+    assert np.all(forces[:, liquid.dim :] == 0.0)
 
 
 def test_nve_trajectory_matches_lammps(liquid, LAMMPS):
@@ -56,8 +64,9 @@ def test_nve_trajectory_matches_lammps(liquid, LAMMPS):
     lmp.command("run 100")
     ours.run(100, 0.005)
     ids = np.ctypeslib.as_array(lmp.gather_atoms("id", 0, 1)).astype(int)
-    x = np.ctypeslib.as_array(lmp.gather_atoms("x", 1, 3)).reshape(-1, 3)[np.argsort(ids)]
+    d = ours.dim
+    x = np.ctypeslib.as_array(lmp.gather_atoms("x", 1, 3)).reshape(-1, 3)[np.argsort(ids), :d]
     image = np.ctypeslib.as_array(lmp.gather_atoms("image", 0, 3)).reshape(-1, 3)
-    displacement = x + image[np.argsort(ids)] * ours.box - start
+    displacement = x + image[np.argsort(ids), :d] * ours.box - start
     assert np.abs(displacement).max() > 0.05
     np.testing.assert_allclose(ours.positions - before, displacement, atol=1e-7)

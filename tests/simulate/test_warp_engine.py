@@ -34,15 +34,16 @@ def _liquid(n: int, dim: int, density: float, seed: int, steps: int = 200):
 
 
 @pytest.mark.parametrize(
-    "dim,n,density,eps,sig",
+    "dim,n,density,eps,sig,truncation",
     [  # 2 cells per side (all pairs), 3 cells per side, 2D with a ternary table
-        (3, 256, 1.2, KA_EPS, KA_SIG),
-        (3, 1000, 1.2, KA_EPS, KA_SIG),
-        (2, 300, 1.2, TERNARY_EPS, TERNARY_SIG),
+        (3, 256, 1.2, KA_EPS, KA_SIG, "shift"),
+        (3, 1000, 1.2, KA_EPS, KA_SIG, "shift"),
+        (2, 300, 1.2, TERNARY_EPS, TERNARY_SIG, "shift"),
+        (2, 300, 1.2, TERNARY_EPS, TERNARY_SIG, "smooth"),
     ],
 )
-def test_forces_and_energies_match_numba(dim, n, density, eps, sig):
-    table = LJTable.from_lists(eps, sig, 2.5)
+def test_forces_and_energies_match_numba(dim, n, density, eps, sig, truncation):
+    table = LJTable.from_lists(eps, sig, 2.5, truncation)
     rng = np.random.default_rng(n)
     types = rng.integers(0, len(eps), n)  # one species list shared by the replicas
     systems = []

@@ -32,6 +32,7 @@ from glassml.data.trajectory import FORMATS, Frame, TrajectoryError, read_frames
 from glassml.io import atomic_save_npz, atomic_write_text
 from glassml.resume import check_same_settings, npz_complete
 from glassml.simulate.config import BondBreakingSpec, FireSpec, PotentialSpec
+from glassml.simulate.potential import TRUNCATIONS
 from glassml.specs import build_spec
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,12 @@ def spec_from_config(section: Any) -> ImportSpec:
             f"a symmetric matrix covering the {n_species} species of import.types",
             getattr(spec.potential, key),
         )
+    need(
+        spec.potential.truncation in TRUNCATIONS,
+        "potential.truncation",
+        f"one of {list(TRUNCATIONS)}",
+        spec.potential.truncation,
+    )
     return spec
 
 
@@ -360,10 +367,8 @@ def inherent_structure(
     """FIRE minimum of the configured potential (our minimiser, as glassml-simulate)."""
     from glassml.simulate.fire import fire_minimize
     from glassml.simulate.md import LJSystem
-    from glassml.simulate.potential import LJTable
 
-    p = spec.potential
-    table = LJTable.from_lists(p.epsilon, p.sigma, p.cutoff)
+    table = spec.potential.table
     if float(box.min()) <= 2 * table.max_rcut:
         raise ImportConfigError(
             f"{folder}: the box {box.tolist()} is not longer than twice the potential's "

@@ -65,11 +65,22 @@ class Frame:
         return int(self.positions.shape[0])
 
 
+def _starts_like_lammps_dump(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            first = f.readline(64).strip()
+    except OSError:
+        return False
+    return first in (b"ITEM: TIMESTEP", b"ITEM: UNITS", b"ITEM: TIME")
+
+
 def detect_format(path: str | os.PathLike[str], fmt: str = "auto") -> str:
     if fmt != "auto":
         if fmt not in FORMATS:
             raise TrajectoryError(f"{path}: format '{fmt}' is not one of {FORMATS} or auto")
         return fmt
+    if _starts_like_lammps_dump(Path(path)):  # whatever the suffix (some name them .xyz)
+        return "lammps-dump"
     suffix = Path(path).suffix.lower()
     if suffix not in SUFFIXES:
         raise TrajectoryError(

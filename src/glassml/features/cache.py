@@ -15,7 +15,7 @@ from glassml.features.spec import BaseSpec, spec_to_dict
 from glassml.io import atomic_save_npz
 
 #: Bump when any descriptor's definition changes, so that old caches are never read.
-FEATURES_VERSION = 2
+FEATURES_VERSION = 3
 
 
 def cache_key(path: Path, specs: Sequence[BaseSpec], num_species: int, reader: Any) -> str:

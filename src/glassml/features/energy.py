@@ -1,6 +1,6 @@
-"""Per-particle potential energy from the simulator's pair potential (LJ, shifted at rc).
+"""Per-particle potential energy from the simulator's pair potential (LJ truncated at rc).
 
-E_i = 1/2 sum_j U_{t_i t_j}(r_ij), with the same cut-off and shift as `glassml.simulate`
+E_i = 1/2 sum_j U_{t_i t_j}(r_ij), with the same cut-off and truncation as `glassml.simulate`
 (`LJTable`). The parameters come from the simulator config stored in the file (key
 `config`); files without it (GlassBench) use the descriptor's `potential` option.
 """
@@ -20,8 +20,9 @@ from glassml.simulate.potential import LJTable
 
 
 def table_from_mapping(p: Mapping[str, Any]) -> LJTable:
-    """LJTable from a simulator-style {epsilon, sigma, cutoff (in units of sigma_ab)}."""
-    return LJTable.from_lists(p["epsilon"], p["sigma"], p["cutoff"])
+    """LJTable from a simulator-style {epsilon, sigma, cutoff (in units of sigma_ab),
+    truncation (default shift, as files written before the option)}."""
+    return LJTable.from_lists(p["epsilon"], p["sigma"], p["cutoff"], p.get("truncation", "shift"))
 
 
 def table_from_simulator_config(name: str) -> LJTable:
@@ -76,13 +77,11 @@ def resolve_table(st: Structure, spec: EnergySpec) -> LJTable:
 
 
 def particle_energies(st: Structure, table: LJTable) -> np.ndarray:
-    """E_i = 1/2 sum_j U_ij, U shifted to zero at rc_ab (vectorised over the pair list)."""
+    """E_i = 1/2 sum_j U_ij, U zero beyond rc_ab (vectorised over the pair list)."""
     p = st.pairs(table.max_rcut)
     ti, tj = st.types[p.dst], st.types[p.src]
     inside = p.r < table.rcut[ti, tj]
-    ti, tj, r = ti[inside], tj[inside], p.r[inside]
-    sr6 = (table.sigma[ti, tj] / r) ** 6
-    u = 4.0 * table.epsilon[ti, tj] * (sr6 * sr6 - sr6) - table.shift[ti, tj]
+    u = table.pair_energy(p.r[inside], ti[inside], tj[inside])
     return 0.5 * np.bincount(p.dst[inside], weights=u, minlength=st.n)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import numba
 import numpy as np
 
-from glassml.simulate.potential import LJTable
+from glassml.simulate.potential import TRUNCATIONS, LJTable
 from glassml.specs import build_spec
 
 
@@ -28,6 +28,11 @@ class PotentialSpec:
     epsilon: list
     sigma: list
     cutoff: float
+    truncation: str = "shift"  # shift | smooth (see glassml.simulate.potential)
+
+    @property
+    def table(self) -> LJTable:
+        return LJTable.from_lists(self.epsilon, self.sigma, self.cutoff, self.truncation)
 
 
 @dataclass(frozen=True)
@@ -118,8 +123,7 @@ class SimulationSpec:
 
     @property
     def table(self) -> LJTable:
-        p = self.potential
-        return LJTable.from_lists(p.epsilon, p.sigma, p.cutoff)
+        return self.potential.table
 
     @property
     def output_steps(self) -> np.ndarray:
@@ -274,6 +278,12 @@ def _validate(s: SimulationSpec) -> None:
             "a symmetric matrix of positive numbers",
             getattr(p, key),
         )
+    _require(
+        p.truncation in TRUNCATIONS,
+        "potential.truncation",
+        f"one of {list(TRUNCATIONS)}",
+        p.truncation,
+    )
     cut = np.asarray(p.cutoff, dtype=float)
     _require(
         bool(np.all(cut > 0)) and cut.shape in ((), (ns, ns)),

@@ -53,12 +53,9 @@ def _force_kick(xe, v, types, nbr_idx, nbr_cnt, params, f, epot, dt, want_energy
     """Forces of the new positions (particles and ghosts `xe`), then v += f dt/2 in the same
     pass (a full-list row holds all of a particle's force). Returns (kinetic energy,
     potential energy or 0)."""
-    f12, f6, e12, e6, rc2, shift = params
     kin = np.empty(v.shape[0])  # per particle (a prange reduction next to the inlined pair
     for i in nb.prange(v.shape[0]):  # loops trips numba's reduction analysis)
-        fx, fy, fz, e = pair_sum(
-            i, xe, types, nbr_idx, nbr_cnt, f12, f6, e12, e6, rc2, shift, want_energy
-        )
+        fx, fy, fz, e = pair_sum(i, xe, types, nbr_idx, nbr_cnt, params, want_energy)
         f[i, 0] = fx
         f[i, 1] = fy
         f[i, 2] = fz
@@ -263,7 +260,7 @@ class LJSystem:
             self.types,
             self.nlist.nbr_idx,
             self.nlist.nbr_cnt,
-            *self._params,
+            self._params,
             self._f,
             self.epot_atoms,
             want_energy,

@@ -4,8 +4,8 @@ The same kernels run on the CPU (tests, machines without a GPU) and on CUDA, so 
 engine is checked against the numba engine (`md.LJSystem`) without a GPU. All replicas share
 the box, species and `LJTable`; each has its own positions and velocities, and every kernel
 is launched once over (replica, particle). The pair potential and velocity Verlet are those
-of `potential.py` and `md.py`: truncated and shifted LJ, [R, N, 3] storage with a zero z
-column in 2D, unwrapped positions kept as wrapped positions plus accumulated box shifts.
+of `potential.py` and `md.py`: truncated LJ (shifted or smoothed), [R, N, 3] storage with a
+zero z column in 2D, unwrapped positions kept as wrapped positions plus accumulated box shifts.
 
 Neighbour search: a full Verlet list (pairs closer than rcut_ab + skin, as in `neighbors.py`)
 built from a cell list and rebuilt for all replicas when any particle moved more than skin/2.
@@ -172,14 +172,19 @@ def _force_kernel(
     nbr_cnt: wp.array2d(dtype=wp.int32),
     f12: wp.array2d(dtype=wp.float64),
     f6: wp.array2d(dtype=wp.float64),
+    g0: wp.array2d(dtype=wp.float64),
+    g2: wp.array2d(dtype=wp.float64),
     e12: wp.array2d(dtype=wp.float64),
     e6: wp.array2d(dtype=wp.float64),
+    h0: wp.array2d(dtype=wp.float64),
+    h2: wp.array2d(dtype=wp.float64),
+    h4: wp.array2d(dtype=wp.float64),
     rc2: wp.array2d(dtype=wp.float64),
-    shift: wp.array2d(dtype=wp.float64),
     forces: wp.array2d(dtype=wp.vec3d),
     epot: wp.array2d(dtype=wp.float64),
 ):
-    """Forces and per-particle energies (half of each pair energy) as in potential.lj_forces."""
+    """Forces and per-particle energies (half of each pair energy) as in potential.pair_sum
+    (the arrays between `nbr_cnt` and `forces` are `LJTable.kernel_args()`)."""
     r, i = wp.tid()
     p = x[r, i]
     ti = types[i]
@@ -194,9 +199,10 @@ def _force_kernel(
         if r2 < rc2[ti, tj]:
             inv2 = wp.float64(1.0) / r2
             inv6 = inv2 * inv2 * inv2
-            fr = inv6 * (f12[ti, tj] * inv6 - f6[ti, tj]) * inv2
+            fr = inv6 * (f12[ti, tj] * inv6 - f6[ti, tj]) * inv2 + g0[ti, tj] + g2[ti, tj] * r2
             f = f + fr * d
-            e += wp.float64(0.5) * (inv6 * (e12[ti, tj] * inv6 - e6[ti, tj]) - shift[ti, tj])
+            tail = h0[ti, tj] + r2 * (h2[ti, tj] + r2 * h4[ti, tj])
+            e += wp.float64(0.5) * (inv6 * (e12[ti, tj] * inv6 - e6[ti, tj]) + tail)
     forces[r, i] = f
     epot[r, i] = e
 
