@@ -143,3 +143,20 @@ def test_resumed_run_continues_the_same_wandb_run(
     assert list((second / "wandb").glob(f"offline-run-*-{run_id}"))
     assert read_resume_state(str(second / "checkpoints" / "last.ckpt"))["wandb_run_id"] == run_id
     time.sleep(0)  # the W&B service flushes in the background; nothing else to wait for
+
+
+def test_last_checkpoint_holds_the_epochs_checkpoint_record(
+    synthetic_roots, compose_train, tmp_path
+) -> None:
+    """With validation every epoch, ModelCheckpoint records the epoch's score at the epoch's
+    end; last.ckpt, written then too, must hold that record (a resumed run compares its
+    next scores with it), not the one of the epoch before."""
+    run = tmp_path / "run"
+    overrides = [*RUN, "trainer.max_epochs=1", "trainer.check_val_every_n_epoch=1"]
+    train(compose_train([*overrides, f"dataset.root={synthetic_roots['native']}"], run))
+    last = _load(run / "checkpoints" / "last.ckpt")
+    best = _load(run / "checkpoints" / "best.ckpt")
+    (record,) = [v for k, v in last["callbacks"].items() if k.startswith("ModelCheckpoint")]
+    assert record["best_model_score"] is not None
+    assert record["best_model_path"] == str(run / "checkpoints" / "best.ckpt")
+    assert last["epoch"] == best["epoch"] == 0

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.callbacks import Checkpoint, ModelCheckpoint
 
 from glassml.training.checkpoint import load_checkpoint_file
 
@@ -59,20 +60,26 @@ def logger_run_id(trainer: pl.Trainer) -> str | None:
     return None
 
 
-class ResumeState(pl.Callback):
+class ResumeState(Checkpoint):
     """Adds RNG states and the W&B run id to checkpoints; restores the RNG on resume.
 
     It also writes `last.ckpt` (the latest state) into the checkpoint folder after every
     training epoch: Lightning's `save_last` only follows improvements of the monitored
     metric, and an interrupted run should not redo the epochs since its best one.
+
+    A `Checkpoint` subclass so that Lightning runs its hooks after those of the callbacks
+    that are not (it moves checkpoint callbacks to the end, in their order, and train.py
+    appends this one last): when validation runs every epoch, ModelCheckpoint records the
+    epoch's score in `on_train_epoch_end`, and `last.ckpt` must hold that record, or a
+    resumed run would compare its next scores with a best one epoch out of date.
     """
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if trainer.fast_dev_run or not trainer.checkpoint_callbacks:
+        savers = [cb for cb in trainer.callbacks if isinstance(cb, ModelCheckpoint)]
+        if trainer.fast_dev_run or not savers:
             return
-        dirpath = trainer.checkpoint_callbacks[0].dirpath
-        if dirpath:
-            trainer.save_checkpoint(str(Path(dirpath) / LAST), weights_only=False)
+        if savers[0].dirpath:
+            trainer.save_checkpoint(str(Path(savers[0].dirpath) / LAST), weights_only=False)
 
     def on_save_checkpoint(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]

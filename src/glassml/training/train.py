@@ -14,6 +14,7 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
+from pytorch_lightning.callbacks import ModelCheckpoint
 
 from glassml.data.datamodule import GlassDataModule
 from glassml.evaluation.baselines import local_density_baseline
@@ -83,7 +84,11 @@ def objective_value(cfg: DictConfig, trainer: pl.Trainer, metrics: dict[str, Any
     if not name:
         return None
     ckpt = trainer.checkpoint_callback
-    if ckpt is not None and ckpt.monitor == name and ckpt.best_model_score is not None:
+    if (
+        isinstance(ckpt, ModelCheckpoint)
+        and ckpt.monitor == name
+        and ckpt.best_model_score is not None
+    ):
         return float(ckpt.best_model_score)
     if name not in metrics:
         raise missing_metric(name, metrics, "optimized_metric")
@@ -144,7 +149,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             lg.log_hyperparams({**resolved, "n_params": n_params})
 
         if cfg.get("train", True):
-            dirs = [cb.dirpath for cb in trainer.checkpoint_callbacks]
+            dirs = [cb.dirpath for cb in trainer.callbacks if isinstance(cb, ModelCheckpoint)]
             ckpt_path = resolve_checkpoint(cfg.get("ckpt_path"), dirs)
             trust = bool(cfg.get("trust_checkpoint", False))
             if ckpt_path is not None:  # refuses, naming the types, what could run code
