@@ -1,7 +1,8 @@
 """GlassMLP's linear mobility (model.mobility=linear), as the authors' KA 2D bond-breaking
 run: the loss against loops over all pairs, against their formulation on their label
 C_loc = 1 - bb_prop, its guards, the config checks, old checkpoints, and
-experiment=jung2023_ka2d through glassml-train on small GlassBench-2D-layout files."""
+experiment=jung2023_ka2d through glassml-train and glassml-evaluate on small
+GlassBench-2D-layout files."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from omegaconf import open_dict
 from scipy.spatial.distance import pdist, squareform
 from torch_geometric.data import Batch, Data
 
+from glassml.cli.evaluate import run as evaluate
 from glassml.data.datamodule import DataInfo
 from glassml.evaluation.evaluate import load_module
 from glassml.models.glass_mlp import GlassMLP
@@ -275,3 +277,9 @@ def test_jung2023_ka2d_trains_on_glassbench_2d_files(tmp_path: Path) -> None:
     ckpt = torch.load(tmp_path / "run" / "checkpoints" / "best.ckpt", weights_only=False)
     assert ckpt["glassml"]["config"]["model"]["mobility"] == "linear"
     assert 1 <= ckpt["epoch"] <= 2  # the last phase's, with the correlation term
+    # glassml-evaluate rebuilds it from the checkpoint: bb_prop, the linear mobility
+    over = [f"ckpt_path={tmp_path / 'run' / 'checkpoints' / 'best.ckpt'}"]
+    rep = evaluate(compose_config("evaluate", [*over, "metrics.bootstrap.n_boot=20"], tmp_path))
+    assert rep["pearson"]["model"]["C"]["pooled"] == pytest.approx(
+        report["pearson"]["model"]["C"]["pooled"], abs=1e-4
+    )
