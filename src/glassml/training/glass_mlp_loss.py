@@ -1,5 +1,6 @@
 """GlassMLP's loss as the authors' code defines it (GerhardJung/StructDynGlass,
-machine_learning/KA3D/machine_learning_mlptrain.py, `loss_carrier`).
+machine_learning/KA3D/ and machine_learning/KA2D/machine_learning_mlptrain.py,
+`loss_carrier`).
 
 Per configuration, trained species s and time scale t, over the species-s particles only:
 
@@ -7,27 +8,38 @@ Per configuration, trained species s and time scale t, over the species-s partic
         + f_C sum_{d in D} |C_true(d) - C_pred(d)| / |C_true(d_first) - C_true(d_last)|
         + f_V |Var(yhat) - Var(y)| / Var(y)
 
-with the soft mobility q = (tanh(k (p - p*)) + 1) / 2 = sigmoid(2 k (p - p*)) of the
-physical propensity p, dq = q - mean(q), and the spatial correlation of mobility
+with a mobility q of the physical target p, dq = q - mean(q), and the spatial correlation
+of mobility
 
     C(d) = sum_i dq_i (sum_j G_d(r_ij) dq_j / sum_j G_d(r_ij)) / sum_i dq_i^2,
     G_d(r) = exp(-(r - d)^2 / 2),
 
-over all pairs of species-s particles (minimum image, j = i included). Targets here are
-standardised per time scale over the trained species together, so the per-particle term
-is the mean absolute (or squared) error of the standardised values times the species'
-`point_scale` = pooled std / the species' own std (DataInfo.species_target_std): the
-error over the species' own std, as the authors divide it. The variance ratio is the
-same in either unit.
+over all pairs of species-s particles (minimum image, j = i included). The mobility
+(`CorrelationTerms.mobility`, model.mobility) is either
 
-Numerics (ours): q is computed as h + (1 - 2h) sigmoid(-|x|), h = [x > 0], in float64, so
-that the small side of the sigmoid keeps its relative precision when every particle is
-(im)mobile (early and late times); dq is then rescaled by its largest magnitude (C does
-not change under dq -> a dq). A configuration whose q do not fluctuate beyond rounding
-(max |dq| <= FLUCT_EPS times the scale of q) has no spatial structure: its C is 0, and
-when this is the truth the correlation term is left out (0) for that configuration and
-time. The denominator |C_true(d_first) - C_true(d_last)| is floored at CORR_EPS, Var(y)
-at VAR_EPS (below it the variance term is left out). No NaN reaches the optimiser.
+- `soft`: q = (tanh(k (p - p*)) + 1) / 2 = sigmoid(2 k (p - p*)), their KA 3D run on the
+  displacement propensity ("MD", p* = 0.44, k = 20), or
+- `linear`: q = p, their KA 2D run on the bond-breaking observable ("BB"), where q is
+  1 - their label C_loc (the fraction of initial neighbours still bonded), i.e. the
+  fraction of broken bonds, glassml's `bb_prop`. C(d) does not change under q -> a q + b
+  (a != 0), nor do the MAE and variance terms under p -> 1 - p: the loss on `bb_prop` is
+  theirs on C_loc, and either convention of the stored label gives the same loss.
+
+Targets here are standardised per time scale over the trained species together, so the
+per-particle term is the mean absolute (or squared) error of the standardised values
+times the species' `point_scale` = pooled std / the species' own std
+(DataInfo.species_target_std): the error over the species' own std, as the authors
+divide it. The variance ratio is the same in either unit.
+
+Numerics (ours): the soft q is computed as h + (1 - 2h) sigmoid(-|x|), h = [x > 0], in
+float64, so that the small side of the sigmoid keeps its relative precision when every
+particle is (im)mobile (early and late times); the linear dq = p - mean(p) in float64.
+dq is then rescaled by its largest magnitude (C does not change under dq -> a dq). A
+configuration whose q do not fluctuate beyond rounding (max |dq| <= FLUCT_EPS times the
+scale of q) has no spatial structure: its C is 0, and when this is the truth the
+correlation term is left out (0) for that configuration and time. The denominator
+|C_true(d_first) - C_true(d_last)| is floored at CORR_EPS, Var(y) at VAR_EPS (below it
+the variance term is left out). No NaN reaches the optimiser.
 """
 
 from __future__ import annotations
@@ -48,19 +60,24 @@ CORR_EPS = 1e-6
 VAR_EPS = 1e-12
 #: rows of the pair-distance block handled at once (bounds the [rows, n, dim] temporary)
 ROWS = 2048
+#: the mobilities q of the correlation term (model.mobility): the authors' tanh step of
+#: their KA 3D displacement run, or the target itself as in their KA 2D bond-breaking run
+MOBILITIES: tuple[str, ...] = ("soft", "linear")
 
 PointLoss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
 class CorrelationTerms:
-    """Weights and parameters of the correlation and variance terms."""
+    """Weights and parameters of the correlation and variance terms; `threshold` and
+    `sharpness` are those of the soft mobility (unused, and may be None, when linear)."""
 
     correlation_weight: float = 0.5
     variance_weight: float = 1.0
     distances: tuple[float, ...] = DEFAULT_DISTANCES[3]
-    threshold: float = 0.44
-    sharpness: float = 20.0
+    threshold: float | None = 0.44
+    sharpness: float | None = 20.0
+    mobility: str = "soft"
 
     def __post_init__(self) -> None:
         if self.correlation_weight < 0 or self.variance_weight < 0:
@@ -73,8 +90,39 @@ class CorrelationTerms:
                 f"model.correlation_distances={list(self.distances)}: need at least two "
                 "values, the first and last different (they normalise the term)"
             )
-        if not self.sharpness > 0:
-            raise ValueError(f"model.mobility_sharpness={self.sharpness}: must be > 0")
+        check_mobility(self.mobility)
+        if self.mobility == "soft":
+            if self.threshold is None or self.sharpness is None:
+                raise ValueError(
+                    f"model.mobility_threshold={self.threshold} and model.mobility_sharpness="
+                    f"{self.sharpness}: model.mobility=soft needs both numbers"
+                )
+            if not self.sharpness > 0:
+                raise ValueError(f"model.mobility_sharpness={self.sharpness}: must be > 0")
+
+    def fluctuation(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """dq and `flat` of the physical targets p [n, K] with this mobility."""
+        if self.mobility == "linear":
+            return linear_mobility_fluctuation(p)
+        assert self.threshold is not None and self.sharpness is not None
+        return soft_mobility_fluctuation(p, self.threshold, self.sharpness)
+
+
+def check_mobility(mobility: str) -> None:
+    """A clear error for a mobility that is not one of MOBILITIES."""
+    if mobility not in MOBILITIES:
+        raise ValueError(f"model.mobility={mobility!r}: expected one of {list(MOBILITIES)}")
+
+
+def _rescaled(dq: torch.Tensor, scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """dq [n, K] rescaled to max |dq| = 1 per column, 0 and flat where max |dq| is within
+    rounding of `scale` [K], the magnitude of q."""
+    size = dq.detach().abs().amax(0)
+    flat = size <= FLUCT_EPS * scale
+    dq = torch.where(
+        flat, torch.zeros_like(dq), dq / torch.where(flat, torch.ones_like(size), size)
+    )
+    return dq, flat
 
 
 def soft_mobility_fluctuation(p: torch.Tensor, threshold: float, sharpness: float):
@@ -86,12 +134,15 @@ def soft_mobility_fluctuation(p: torch.Tensor, threshold: float, sharpness: floa
     v = (1.0 - 2.0 * h) * torch.sigmoid(-x.abs())  # q = h + v, both parts exact
     dq = (h - h.mean(0)) + (v - v.mean(0))
     scale = torch.maximum((h - h.mean(0)).abs().amax(0), v.abs().amax(0))
-    size = dq.detach().abs().amax(0)
-    flat = size <= FLUCT_EPS * scale
-    dq = torch.where(
-        flat, torch.zeros_like(dq), dq / torch.where(flat, torch.ones_like(size), size)
-    )
-    return dq, flat
+    return _rescaled(dq, scale.detach())
+
+
+def linear_mobility_fluctuation(p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """dq [n, K] (float64, rescaled to max |dq| = 1 per column; 0 where flat) of the linear
+    mobility q = p of physical targets p [n, K], and a [K] flag `flat`: True where p does
+    not fluctuate beyond rounding of its own magnitude."""
+    q = p.double()
+    return _rescaled(q - q.mean(0), q.detach().abs().amax(0))
 
 
 def pair_distances(pos: torch.Tensor, box: torch.Tensor) -> torch.Tensor:
@@ -143,7 +194,7 @@ def configuration_loss(
         phys = torch.cat([pred, true.to(pred.dtype)], dim=1) * torch.cat([std, std]) + torch.cat(
             [mean, mean]
         )
-        dq, flat = soft_mobility_fluctuation(phys, terms.threshold, terms.sharpness)
+        dq, flat = terms.fluctuation(phys)
         r = pair_distances(pos.to(pred.dtype), box.to(pred.dtype))
         c = mobility_correlation(dq.to(pred.dtype), r, terms.distances)
         c_pred, c_true = c[:, :t], c[:, t:].detach()  # C = 0 where q is flat

@@ -21,6 +21,7 @@ from glassml.data.datamodule import DataInfo
 from glassml.training.glass_mlp_loss import (
     DEFAULT_DISTANCES,
     CorrelationTerms,
+    check_mobility,
     glass_mlp_losses,
     pooled_network_losses,
 )
@@ -57,11 +58,15 @@ class PropensityModule(pl.LightningModule):
     With `correlation_weight` or `variance_weight` > 0 the loss is GlassMLP's
     (glassml.training.glass_mlp_loss): per configuration, trained species and time scale,
     the per-particle term plus the weighted mobility-correlation and variance terms,
-    averaged. `use_correlation_terms` (set by glassml.training.phases.TrainingPhases)
-    switches the two terms off, leaving the per-configuration per-particle term (the
-    authors' "free" loss). `per_configuration` keeps that per-configuration, per-species
-    form even when both weights are 0 (GlassMLP's free model); otherwise the loss is the
-    per-particle loss pooled over the batch's trained particles.
+    averaged; `mobility` is the mobility of the correlation term (`soft`: the authors'
+    tanh step at `mobility_threshold`, `mobility_sharpness`; `linear`: the target itself).
+    Checkpoints rebuild the module from the run config, so one written before `mobility`
+    existed gets the default, soft, which it was trained with. `use_correlation_terms`
+    (set by glassml.training.phases.TrainingPhases) switches the two terms off, leaving the
+    per-configuration per-particle term (the authors' "free" loss). `per_configuration`
+    keeps that per-configuration, per-species form even when both weights are 0
+    (GlassMLP's free model); otherwise the loss is the per-particle loss pooled over the
+    batch's trained particles.
 
     Every validation epoch also gives the loss of every network (trained species, time
     scale), `val_network_losses` [S, T]: the mean over the validation configurations of
@@ -82,9 +87,10 @@ class PropensityModule(pl.LightningModule):
         correlation_weight: float = 0.0,
         variance_weight: float = 0.0,
         correlation_distances: list[float] | None = None,
-        mobility_threshold: float = 0.44,
-        mobility_sharpness: float = 20.0,
+        mobility_threshold: float | None = 0.44,
+        mobility_sharpness: float | None = 20.0,
         per_configuration: bool = False,
+        mobility: str = "soft",
     ) -> None:
         super().__init__()
         if loss not in LOSSES:
@@ -98,6 +104,7 @@ class PropensityModule(pl.LightningModule):
             correlation_distances,
             mobility_threshold,
             mobility_sharpness,
+            mobility,
         )
         self.per_configuration = bool(per_configuration) or self.terms is not None
         #: switched by the training phases (glassml.training.phases)
@@ -155,10 +162,13 @@ class PropensityModule(pl.LightningModule):
         correlation_weight: float,
         variance_weight: float,
         distances: list[float] | None,
-        threshold: float,
-        sharpness: float,
+        threshold: float | None,
+        sharpness: float | None,
+        mobility: str,
     ) -> CorrelationTerms | None:
-        """GlassMLP's extra terms, or None when both weights are 0 (plain pooled loss)."""
+        """GlassMLP's extra terms, or None when both weights are 0 (plain pooled loss).
+        `mobility` (soft or linear, glass_mlp_loss.MOBILITIES) is checked in either case."""
+        check_mobility(mobility)
         if correlation_weight < 0 or variance_weight < 0:
             raise ValueError(
                 "model.correlation_weight and model.variance_weight must be >= 0, got "
@@ -183,8 +193,9 @@ class PropensityModule(pl.LightningModule):
             float(correlation_weight),
             float(variance_weight),
             tuple(float(d) for d in distances),
-            float(threshold),
-            float(sharpness),
+            None if threshold is None else float(threshold),
+            None if sharpness is None else float(sharpness),
+            mobility,
         )
 
     @staticmethod
