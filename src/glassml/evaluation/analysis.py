@@ -88,6 +88,7 @@ def metric_options(metrics: Any) -> dict[str, dict[str, Any]]:
             "quantile": metrics.chi4.quantile,
             "threshold": metrics.chi4.threshold,
             "sharpness": metrics.chi4.get("sharpness"),
+            "mobility": metrics.chi4.get("mobility") or "indicator",
         },
         "spatial": {
             "r_max": metrics.spatial.r_max,

@@ -21,6 +21,11 @@ With a `sharpness` k the step becomes the soft indicator w_i = (1 - tanh(k (p_i 
 Var_c(sum_i q_i) / N_s from the soft mobility q = 1 - w with a = 0.44, k = 20 (KA 3D; the
 same value with w or q). k -> infinity gives the hard step back.
 
+With `mobility="linear"` there is no threshold: w_i = p_i, the propensity itself, for
+observables that are already a fraction in [0, 1] such as the bond-breaking one
+(`bb_prop`): chi4 = N_s Var_c[mean_i p_i], the GlassMLP authors' chi4 of their KA 2D
+bond-breaking run (machine_learning/KA2D, `chi4_true_standard`, of 1 - C_loc = bb_prop).
+
 For independent Bernoulli mobilities with P(w = 1) = q, chi4 = q (1 - q) exactly
 (tests check it); collective (heterogeneous) dynamics makes it larger.
 """
@@ -31,6 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.special import expit
+
+MOBILITIES = ("indicator", "linear")
 
 
 def chi4_from_mobility(w: np.ndarray) -> np.ndarray:
@@ -49,10 +56,16 @@ def overlap(
     quantile: float | None = 0.5,
     threshold: float | None = None,
     sharpness: float | None = None,
+    mobility: str = "indicator",
 ) -> np.ndarray:
-    """Immobile indicator w [C, N_s, T] from propensities [C, N_s, T] (see module doc):
-    the step [p < a], or its soft form sigmoid(2 k (a - p)) with a `sharpness` k."""
+    """Weights w [C, N_s, T] from propensities [C, N_s, T] (see module doc): the immobile
+    step [p < a], its soft form sigmoid(2 k (a - p)) with a `sharpness` k, or with
+    `mobility="linear"` the propensities themselves."""
+    if mobility not in MOBILITIES:
+        raise ValueError(f"metrics.chi4.mobility={mobility!r}: expected one of {list(MOBILITIES)}")
     prop = np.asarray(prop, dtype=np.float64)
+    if mobility == "linear":
+        return prop.copy()
     if threshold is not None:
         a = np.full(prop.shape[-1], float(threshold))
     else:
@@ -119,10 +132,11 @@ def chi4(
     quantile: float | None = 0.5,
     threshold: float | None = None,
     sharpness: float | None = None,
+    mobility: str = "indicator",
 ) -> Chi4Result:
     """chi4(t) of true and predicted propensities, both [C, N_s, T]."""
-    wt = overlap(true, quantile, threshold, sharpness)
-    wp = overlap(pred, quantile, threshold, sharpness)
+    wt = overlap(true, quantile, threshold, sharpness, mobility)
+    wp = overlap(pred, quantile, threshold, sharpness, mobility)
     return Chi4Result(
         chi4_from_mobility(wt),
         chi4_from_mobility(wp),

@@ -198,6 +198,8 @@ def predict(
 
 
 def chi4_definition(opts: DictConfig | dict) -> str:
+    if opts.get("mobility") == "linear":
+        return "chi4(t) = N_s Var_c[Q_c(t)], Q_c = mean propensity of configuration c (linear)"
     if opts.get("threshold") is not None:
         rule = f"propensity below the fixed threshold a = {opts['threshold']}"
     else:
