@@ -89,10 +89,10 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             rms = [force_rms(x, t, b, table) for x, t, b in confs]
             tc = np.array([configurational_temperature(x, t, b, table) for x, t, b in confs])
-            sem = tc.std(ddof=1) / np.sqrt(tc.size) if tc.size > 1 else float("nan")
+            spread = f" +- {tc.std(ddof=1) / np.sqrt(tc.size):.4f}" if tc.size > 1 else ""
             print(
                 f"{path.name:40s} {name:16s} {len(confs):6d} {np.median(rms):10.4g} "
-                f"{tc.mean():8.4f} +- {sem:.4f}"
+                f"{tc.mean():8.4f}{spread}"
             )
     return 0
 

@@ -109,3 +109,17 @@ def test_check_script_names_the_potential_of_an_inherent_structure(ka2d_liquid, 
     rows = {line.split()[1]: line.split() for line in capsys.readouterr().out.splitlines()[1:]}
     assert float(rows["ka2d_ternary"][3]) < 0.05  # rms force at 6-digit precision
     assert "has 2 species, data 3" in " ".join(rows["ka3d"])
+    # a GlassBench-layout file: its inherent positions (default) and its thermal ones
+    np.savez(
+        tmp_path / "config.npz",
+        types=quench.types,
+        initial_positions=system.wrapped_positions(),
+        initial_positions_inherent=quench.wrapped_positions(),
+        box=quench.box,
+    )
+    for positions, check in [("inherent", lambda r: float(r[3]) < 1e-6), ("equilibrium", None)]:
+        argv = [str(tmp_path / "config.npz"), "--simulator", "ka2d_ternary"]
+        assert module.main([*argv, "--positions", positions]) == 0
+        (row,) = [line.split() for line in capsys.readouterr().out.splitlines()[1:]]
+        assert row[:3] == ["config.npz", "ka2d_ternary", "1"]
+        assert check(row) if check else float(row[4]) > 0.3  # a thermal T_conf
