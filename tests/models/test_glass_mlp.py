@@ -30,6 +30,7 @@ from glassml.training.glass_mlp_loss import (
 from glassml.training.module import POINT_LOSSES, PropensityModule
 from glassml.training.train import train
 
+from ..glass_mlp_reference import loop_mobility_correlation
 from ..hydra_helpers import compose_config
 
 
@@ -146,25 +147,10 @@ def _authors_loss(pred, true, pos, box, fc=0.5, fv=1.0, distances=(2.0, 4.0, 6.0
     """One configuration, one species, one time: the authors' formula with explicit loops
     over pairs (pred, true: physical propensities; the MAE of standardised values is
     passed in separately)."""
-    n = len(pos)
 
     def corr(p):
         q = (np.tanh((p - 0.44) * 20.0) + 1.0) / 2.0
-        dq = q - q.mean()
-        out = []
-        for d in distances:
-            total = 0.0
-            for i in range(n):
-                num = den = 0.0
-                for j in range(n):
-                    delta = pos[i] - pos[j]
-                    delta -= box * np.round(delta / box)
-                    w = np.exp(-((np.sqrt((delta**2).sum()) - d) ** 2) / 2.0)
-                    num += w * dq[j]
-                    den += w
-                total += dq[i] * num / den
-            out.append(total / (dq**2).sum())
-        return np.array(out)
+        return loop_mobility_correlation(q, pos, box, distances)
 
     ct, cp = corr(true), corr(pred)
     c_term = np.abs(ct - cp).sum() / abs(ct[0] - ct[-1])

@@ -32,6 +32,7 @@ from glassml.training.module import POINT_LOSSES, PropensityModule
 from glassml.training.train import train
 
 from ..data.real_layouts import write_glassbench
+from ..glass_mlp_reference import loop_mobility_correlation
 from ..hydra_helpers import compose_config
 
 BOX = 9.0
@@ -62,22 +63,7 @@ def _linear(**kw) -> CorrelationTerms:
 
 
 def _corr_by_loops(q: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    """C(d) of mobilities q [n] with explicit loops over all pairs (j = i included)."""
-    dq = q - q.mean()
-    out = []
-    for d in SHELLS_2D:
-        total = 0.0
-        for i in range(len(q)):
-            num = den = 0.0
-            for j in range(len(q)):
-                delta = pos[i] - pos[j]
-                delta -= BOX * np.round(delta / BOX)
-                w = np.exp(-((np.sqrt((delta**2).sum()) - d) ** 2) / 2.0)
-                num += w * dq[j]
-                den += w
-            total += dq[i] * num / den
-        out.append(total / (dq**2).sum())
-    return np.array(out)
+    return loop_mobility_correlation(q, pos, BOX, SHELLS_2D)
 
 
 def test_linear_loss_matches_loops_over_pairs() -> None:
