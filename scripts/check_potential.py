@@ -82,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'file':40s} {'potential':16s} {'frames':>6s} {'rms |F|':>10s} {'T_conf':>16s}")
     for path in args.files:
         confs = list(configurations(path, args))
+        species = max(int(t.max()) for _, t, _ in confs) + 1
         for name, table in tables.items():
-            species = max(int(t.max()) for _, t, _ in confs) + 1
             if species > table.n_species:
                 print(f"{path.name:40s} {name:16s} has {table.n_species} species, data {species}")
                 continue

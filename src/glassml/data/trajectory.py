@@ -155,8 +155,8 @@ def _lammps_dump(path: Path, time_key: str) -> list[Frame]:
     # legitimate (published data sets come so), which MDAnalysis refuses (ASE the 2D ones);
     # and MDAnalysis 2.11 misplaces scaled coordinates (subtracts the box's lower corner
     # twice, adds image flags to the fractions: its issues #4788, #5138) and adds image flags
-    # to unwrapped ones. We parse those
-    # dumps ourselves; the rest stays with MDAnalysis, the well-kept reader.
+    # to unwrapped ones. We parse those dumps ourselves; the rest stays with MDAnalysis, the
+    # well-kept reader.
     if not _mdanalysis_reads(path):
         from glassml.data.lammps_dump import read_lammps_dump
 

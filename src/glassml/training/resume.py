@@ -60,6 +60,11 @@ def logger_run_id(trainer: pl.Trainer) -> str | None:
     return None
 
 
+def model_checkpoints(trainer: pl.Trainer) -> list[ModelCheckpoint]:
+    """The trainer's ModelCheckpoint callbacks (ResumeState, a Checkpoint too, is not one)."""
+    return [cb for cb in trainer.callbacks if isinstance(cb, ModelCheckpoint)]
+
+
 class ResumeState(Checkpoint):
     """Adds RNG states and the W&B run id to checkpoints; restores the RNG on resume.
 
@@ -75,7 +80,7 @@ class ResumeState(Checkpoint):
     """
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        savers = [cb for cb in trainer.callbacks if isinstance(cb, ModelCheckpoint)]
+        savers = model_checkpoints(trainer)
         if trainer.fast_dev_run or not savers:
             return
         if savers[0].dirpath:

@@ -24,7 +24,7 @@ from glassml.training.checkpoint import load_checkpoint_file, register_safe_glob
 from glassml.training.config import save_resolved_config, to_container
 from glassml.training.module import PropensityModule
 from glassml.training.pruning import missing_metric
-from glassml.training.resume import ResumeState, resolve_checkpoint
+from glassml.training.resume import ResumeState, model_checkpoints, resolve_checkpoint
 from glassml.training.tracking import log_run_artifacts
 
 log = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             lg.log_hyperparams({**resolved, "n_params": n_params})
 
         if cfg.get("train", True):
-            dirs = [cb.dirpath for cb in trainer.callbacks if isinstance(cb, ModelCheckpoint)]
+            dirs = [cb.dirpath for cb in model_checkpoints(trainer)]
             ckpt_path = resolve_checkpoint(cfg.get("ckpt_path"), dirs)
             trust = bool(cfg.get("trust_checkpoint", False))
             if ckpt_path is not None:  # refuses, naming the types, what could run code
